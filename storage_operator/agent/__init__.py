@@ -1,0 +1,1 @@
+"""The node agent: pyudev discovery -> pure eligibility -> DiskInventory on change; disk preparation."""

@@ -1,0 +1,1 @@
+"""Thin kopf handlers, one module per kind: decorators and a call into domain code."""

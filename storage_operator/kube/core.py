@@ -1,0 +1,86 @@
+"""Idempotent helpers for core objects (``ensure_*`` write, ``observe_*`` only read)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from kubernetes import client
+
+from storage_operator.errors import Conflict
+from storage_operator.kube.errors import api_errors
+
+
+def ensure_namespace(api: client.ApiClient, name: str) -> None:
+    core = client.CoreV1Api(api)
+    try:
+        with api_errors():
+            core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    except Conflict:
+        pass
+
+
+def ensure_secret(
+    api: client.ApiClient,
+    *,
+    namespace: str,
+    name: str,
+    string_data: Mapping[str, str],
+    labels: Mapping[str, str] | None = None,
+    secret_type: str = "Opaque",  # noqa: S107 (the Secret type, not a password)
+) -> None:
+    """Create the Secret, or replace its data when it exists (so a re-run converges)."""
+    core = client.CoreV1Api(api)
+    body = client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, namespace=namespace, labels=dict(labels or {})),
+        string_data=dict(string_data),
+        type=secret_type,
+    )
+    try:
+        with api_errors():
+            core.create_namespaced_secret(namespace, body)
+    except Conflict:
+        with api_errors():
+            core.replace_namespaced_secret(name, namespace, body)
+
+
+def ensure_node(
+    api: client.ApiClient,
+    *,
+    name: str,
+    labels: Mapping[str, str],
+    ready_reason: str,
+    ready_message: str,
+) -> None:
+    """Register a Node with a Ready condition that says who keeps it (there is no kubelet behind it)."""
+    core = client.CoreV1Api(api)
+    body = client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=dict(labels)))
+    try:
+        with api_errors():
+            core.create_node(body)
+    except Conflict:
+        with api_errors():
+            core.patch_node(name, {"metadata": {"labels": dict(labels)}})
+    status = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": ready_reason,
+                    "message": ready_message,
+                }
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": name},
+            ],
+        }
+    }
+    with api_errors():
+        core.patch_node_status(name, status)
+
+
+def observe_node_names(api: client.ApiClient) -> list[str]:
+    with api_errors():
+        nodes = client.CoreV1Api(api).list_node()
+    return sorted(n.metadata.name for n in nodes.items if n.metadata and n.metadata.name)

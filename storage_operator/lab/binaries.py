@@ -1,0 +1,103 @@
+"""Where the lab's programs are, and one clear line when one is missing.
+
+Go binaries come from the versioned cache hack/build-binaries.sh fills (versions pinned in
+hack/versions.env); Ceph, NFS-Ganesha and util-linux come from Debian (hack/install-packages.sh).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from storage_operator.errors import LabError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+VERSIONS_FILE = REPO_ROOT / "hack" / "versions.env"
+
+# Debian programs the lab runs, and the package that brings each.
+DEBIAN_TOOLS: dict[str, str] = {
+    "losetup": "mount",
+    "blkid": "util-linux",
+    "wipefs": "util-linux",
+    "ceph": "ceph-common",
+    "ceph-authtool": "ceph-common",
+    "monmaptool": "ceph-base",
+    "ceph-mon": "ceph-mon",
+    "ceph-mgr": "ceph-mgr",
+    "ceph-osd": "ceph-osd",
+    "ceph-mds": "ceph-mds",
+    "ganesha.nfsd": "nfs-ganesha",
+}
+
+
+def parse_versions(text: str) -> dict[str, str]:
+    """KEY=value lines of versions.env (comments and blank lines ignored)."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        if not sep:
+            raise LabError(f"{VERSIONS_FILE}: cannot parse line {raw!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_versions(path: Path = VERSIONS_FILE) -> dict[str, str]:
+    return parse_versions(path.read_text())
+
+
+@dataclass(frozen=True)
+class Binaries:
+    etcd: Path
+    kube_apiserver: Path
+    kube_controller_manager: Path
+    kube_scheduler: Path
+    kubectl: Path
+    csi_sanity: Path
+
+    @classmethod
+    def in_cache(cls, cache: Path, versions: dict[str, str]) -> Binaries:
+        kube = cache / f"kubernetes-{versions['KUBERNETES_VERSION']}"
+        return cls(
+            etcd=cache / f"etcd-{versions['ETCD_VERSION']}" / "etcd",
+            kube_apiserver=kube / "kube-apiserver",
+            kube_controller_manager=kube / "kube-controller-manager",
+            kube_scheduler=kube / "kube-scheduler",
+            kubectl=kube / "kubectl",
+            csi_sanity=cache / f"csi-test-{versions['CSI_TEST_VERSION']}" / "csi-sanity",
+        )
+
+    def require_control_plane(self) -> None:
+        for path in (
+            self.etcd,
+            self.kube_apiserver,
+            self.kube_controller_manager,
+            self.kube_scheduler,
+            self.kubectl,
+        ):
+            if not path.is_file():
+                raise LabError(
+                    f"{path.name} is not built (expected {path}); run `make binaries` "
+                    "(hack/build-binaries.sh builds the pinned versions into the cache)"
+                )
+
+
+def require_debian_tools(names: tuple[str, ...] = tuple(DEBIAN_TOOLS)) -> None:
+    missing = [n for n in names if shutil.which(n) is None]
+    if missing:
+        packages = sorted({DEBIAN_TOOLS.get(n, n) for n in missing})
+        raise LabError(
+            f"{', '.join(missing)} not found on PATH; run `make packages` "
+            f"(hack/install-packages.sh installs {' '.join(packages)})"
+        )
+
+
+def tool(name: str) -> str:
+    """Absolute path of a Debian tool (checked by require_debian_tools first)."""
+    found = shutil.which(name)
+    if found is None:
+        raise LabError(f"{name} not found on PATH; run `make packages`")
+    return found

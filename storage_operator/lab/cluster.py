@@ -1,0 +1,38 @@
+"""Objects the lab puts into its API server: the simulated Nodes and the Ceph admin Secret."""
+
+from __future__ import annotations
+
+from storage_operator.kube.client import connect
+from storage_operator.kube.core import ensure_namespace, ensure_node, ensure_secret
+from storage_operator.lab.ceph import admin_secret_data
+from storage_operator.lab.context import LabContext
+
+LAB_NODE_LABEL = "storage.baremetal.io/lab-node"
+CEPH_ADMIN_SECRET = "ceph-admin"  # noqa: S105 (a Secret name)
+
+
+def register_nodes(ctx: LabContext) -> str:
+    with connect(ctx.config.paths.kubeconfig) as api:
+        for node in ctx.config.nodes:
+            ensure_node(
+                api,
+                name=node,
+                labels={"kubernetes.io/hostname": node, "kubernetes.io/os": "linux", LAB_NODE_LABEL: "true"},
+                ready_reason="LabSimulatedNode",
+                ready_message="simulated by the storage-operator lab: registered in the API, no kubelet",
+            )
+    return ", ".join(ctx.config.nodes)
+
+
+def store_ceph_secret(ctx: LabContext) -> str:
+    ns = ctx.config.operator_namespace
+    with connect(ctx.config.paths.kubeconfig) as api:
+        ensure_namespace(api, ns)
+        ensure_secret(
+            api,
+            namespace=ns,
+            name=CEPH_ADMIN_SECRET,
+            string_data=admin_secret_data(ctx.config),
+            labels={"app.kubernetes.io/part-of": "storage-operator-lab"},
+        )
+    return f"Secret {ns}/{CEPH_ADMIN_SECRET} (userID, userKey, monHost, fsid, keyring)"

@@ -1,0 +1,270 @@
+"""Bring the lab up step by step, report it, and take it down again, leaving nothing behind.
+
+Later parts (operator, node agents, CSI plugin, examples) plug in as more ``Step``s: a name and a
+function that starts something through ``LabContext.spawn`` (so teardown finds it) and returns one line
+for the progress output.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from storage_operator.errors import LabError
+from storage_operator.lab import loopdev, mounts, ports, processes
+from storage_operator.lab.binaries import Binaries, load_versions, require_debian_tools
+from storage_operator.lab.ceph import start_ceph
+from storage_operator.lab.cluster import register_nodes, store_ceph_secret
+from storage_operator.lab.config import LabConfig
+from storage_operator.lab.context import LabContext
+from storage_operator.lab.controlplane import (
+    start_apiserver,
+    start_controllers,
+    start_etcd,
+    write_pki_and_kubeconfigs,
+)
+from storage_operator.lab.disks import attach_node_disks
+from storage_operator.lab.nfs import start_nfs
+from storage_operator.lab.shell import write_shell_env
+from storage_operator.lab.state import LabState, ProcessRecord, StateStore, exclusive
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[LabContext], str]
+
+
+DEFAULT_STEPS: tuple[Step, ...] = (
+    Step("certificates", write_pki_and_kubeconfigs),
+    Step("disks", attach_node_disks),
+    Step("etcd", start_etcd),
+    Step("kube-apiserver", start_apiserver),
+    Step("controllers", start_controllers),
+    Step("nodes", register_nodes),
+    Step("ceph", start_ceph),
+    Step("ceph secret", store_ceph_secret),
+    Step("nfs", start_nfs),
+    Step("shell", write_shell_env),
+)
+
+# Programs the lab runs: only processes of these are ever stopped by the leftover scan.
+LAB_PROGRAMS = frozenset(
+    {
+        "etcd",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "ceph-mon",
+        "ceph-mgr",
+        "ceph-osd",
+        "ceph-mds",
+        "ganesha.nfsd",
+        "ceph-fuse",
+    }
+)
+
+
+STOP_LAST = frozenset({"etcd"})
+
+
+@dataclass
+class DownReport:
+    stopped: list[str] = field(default_factory=list)
+    killed: list[str] = field(default_factory=list)
+    detached: list[str] = field(default_factory=list)
+    unmounted: list[str] = field(default_factory=list)
+
+    @property
+    def anything(self) -> bool:
+        return bool(self.stopped or self.detached or self.unmounted)
+
+
+class Lab:
+    def __init__(self, config: LabConfig, *, steps: Sequence[Step] = DEFAULT_STEPS, say: Say = print) -> None:
+        self.config = config
+        self.steps = tuple(steps)
+        self.say = say
+        self.store = StateStore(config.paths.state_file)
+
+    # ------------------------------------------------------------------ up
+    def up(self) -> LabState:
+        """Bring the lab up; if it already is, say so and return its state unchanged."""
+        with exclusive(self.config.paths.lock_file):
+            existing = self.store.load()
+            if existing is not None and existing.phase == "ready" and self._all_running(existing):
+                self.say(
+                    f"a lab is already up at {self.config.root} (ready since "
+                    f"{existing.ready_at:%H:%M:%S}); nothing to do. `make lab-down` stops it."
+                )
+                return existing
+            if existing is not None or self._leftovers():
+                self.say("found leftovers of an earlier lab run; removing them first")
+                self._teardown(existing, keep_logs=True)
+            self._preflight()
+            self._prepare_directory()
+            state = LabState(port_base=self.config.port_base)
+            self.store.save(state)
+            versions = load_versions()
+            ctx = LabContext(
+                config=self.config,
+                binaries=Binaries.in_cache(self.config.cache_dir, versions),
+                versions=versions,
+                state=state,
+                store=self.store,
+            )
+            t0 = time.monotonic()
+            for step in self.steps:
+                started = time.monotonic()
+                try:
+                    detail = step.run(ctx)
+                except BaseException as exc:
+                    self.say(f"[{time.monotonic() - t0:6.1f}s] FAILED  {step.name}: {exc}")
+                    self.say(f"cleaning up; logs kept in {self.config.paths.logs}")
+                    self._teardown(state, keep_logs=True)
+                    raise
+                took = time.monotonic() - started
+                state.step_seconds[step.name] = round(took, 3)
+                self.store.save(state)
+                self.say(f"[{time.monotonic() - t0:6.1f}s] {step.name:<15} {detail} ({took:.1f}s)")
+            state.phase = "ready"
+            state.ready_at = datetime.now(UTC)
+            self.store.save(state)
+            self.say(f"lab ready in {time.monotonic() - t0:.1f} s")
+            return state
+
+    def _preflight(self) -> None:
+        if os.geteuid() != 0:
+            raise LabError("the lab needs root (loop devices, NFS-Ganesha's VFS export): run it as root")
+        require_debian_tools()
+        Binaries.in_cache(self.config.cache_dir, load_versions()).require_control_plane()
+        p = self.config.ports
+        ports.require_free(
+            p.listeners(),
+            {"Ceph messengers": p.ceph_msgr_range()},
+            hint=f"stop whatever holds it, or move the lab with LAB_PORT_BASE (now {p.base}; "
+            "it takes 400 ports from there)",
+        )
+
+    def _prepare_directory(self) -> None:
+        root = self.config.root
+        root.mkdir(parents=True, exist_ok=True)
+        root.chmod(0o755)
+        keep = {self.config.paths.lock_file.name}
+        for entry in root.iterdir():
+            if entry.name in keep:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        self.config.paths.logs.mkdir()
+
+    # ------------------------------------------------------------------ down
+    def down(self, *, keep_logs: bool = True) -> DownReport:
+        with exclusive(self.config.paths.lock_file):
+            state = self.store.load()
+            if state is None and not self._leftovers():
+                self.say(f"no lab at {self.config.root}; nothing to do")
+                return DownReport()
+            report = self._teardown(state, keep_logs=keep_logs)
+        self.say(
+            f"lab down: stopped {len(report.stopped)} processes"
+            + (f" ({', '.join(report.killed)} needed SIGKILL)" if report.killed else "")
+            + f", detached {len(report.detached)} loop devices, unmounted {len(report.unmounted)} mounts"
+            + (f"; logs kept in {self.config.paths.logs}" if keep_logs else "")
+        )
+        return report
+
+    def _teardown(self, state: LabState | None, *, keep_logs: bool) -> DownReport:
+        report = DownReport()
+        if state is not None:
+            state.phase = "stopping"
+            self.store.save(state)
+        records = list(reversed(state.processes)) if state else []
+        known = {r.pid for r in records}
+        records += [r for r in self._stray_processes() if r.pid not in known]
+        running = [r for r in records if processes.is_running(r)]
+        report.stopped = [f"{r.name} (pid {r.pid})" for r in running]
+        # Everything at once, except what others need to shut down gracefully (the API server drains
+        # into etcd; with etcd gone first it hangs until SIGKILL).
+        first = [r for r in running if r.name not in STOP_LAST]
+        report.killed = processes.stop(first, timeout=15)
+        report.killed += processes.stop([r for r in running if r.name in STOP_LAST], timeout=15)
+        for point in mounts.mounts_under(self.config.root):
+            mounts.unmount(point)
+            report.unmounted.append(point)
+        for loop in loopdev.attached_under(self.config.root):
+            loopdev.detach(loop.device)
+            report.detached.append(loop.device)
+        self._remove_files(keep_logs=keep_logs)
+        self._verify_clean()
+        return report
+
+    def _remove_files(self, *, keep_logs: bool) -> None:
+        root = self.config.root
+        if not root.exists():
+            return
+        keep = {self.config.paths.lock_file.name} | ({self.config.paths.logs.name} if keep_logs else set())
+        for entry in root.iterdir():
+            if entry.name in keep:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+
+    def _verify_clean(self) -> None:
+        problems = []
+        strays = self._stray_processes()
+        if strays:
+            problems.append(
+                "processes still running: " + ", ".join(f"{r.name} (pid {r.pid})" for r in strays)
+            )
+        loops = loopdev.attached_under(self.config.root)
+        if loops:
+            problems.append("loop devices still attached: " + ", ".join(d.device for d in loops))
+        p = self.config.ports
+        busy = ports.listening_in([*p.listeners().values(), *p.ceph_msgr_range()])
+        if busy:
+            problems.append(f"ports still listening: {busy}")
+        if problems:
+            raise LabError("lab teardown left things behind: " + "; ".join(problems))
+
+    # ------------------------------------------------------------------ observation
+    def state(self) -> LabState | None:
+        return self.store.load()
+
+    def _all_running(self, state: LabState) -> bool:
+        return bool(state.processes) and all(processes.is_running(r) for r in state.processes)
+
+    def _leftovers(self) -> bool:
+        return bool(self._stray_processes() or loopdev.attached_under(self.config.root))
+
+    def _stray_processes(self) -> list[ProcessRecord]:
+        """Lab programs whose command line names this lab's directory (found even without a state file)."""
+        roots = {str(self.config.root) + os.sep, str(self.config.root.resolve()) + os.sep}
+        me = os.getpid()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                exe = (entry / "exe").readlink().name
+            except OSError:
+                continue
+            if exe not in LAB_PROGRAMS or not any(r.encode() in a for r in roots for a in argv):
+                continue
+            stat = processes.proc_stat(int(entry.name))
+            if stat is None or stat[0] == "Z":
+                continue
+            found.append(ProcessRecord(name=exe, pid=int(entry.name), start_ticks=stat[1], argv0=exe, log=""))
+        return found

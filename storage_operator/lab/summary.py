@@ -1,0 +1,90 @@
+"""What a user looks at once the lab is up: nodes, disks, Ceph health, the NFS export, how to connect.
+
+Every line is observed from the live parts (API server, mons, NFS server), not from what the lab
+meant to start; a part that does not answer says so instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from storage_operator.ceph.client import CephClient
+from storage_operator.ceph.status import observe_status
+from storage_operator.errors import StorageError
+from storage_operator.kube.client import connect
+from storage_operator.kube.core import observe_node_names
+from storage_operator.lab.config import LabConfig
+from storage_operator.lab.loopdev import device_size
+from storage_operator.lab.nfs import EXPORT_PSEUDO, nfs_target
+from storage_operator.lab.state import LabState
+from storage_operator.nfs.client import NFSClient
+
+
+def gib(n: int) -> str:
+    return f"{n / 1024**3:.1f} GiB"
+
+
+def _observed(fn: Callable[[], str]) -> str:
+    try:
+        return fn()
+    except (StorageError, OSError) as exc:
+        return f"not answering ({exc})"
+
+
+def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str]:
+    paths = config.paths
+
+    def nodes() -> str:
+        with connect(paths.kubeconfig) as api:
+            return " ".join(observe_node_names(api)) + "  (simulated: registered Nodes, no kubelet)"
+
+    def ceph() -> str:
+        with CephClient(conffile=paths.ceph_conf, keyring=paths.ceph_admin_keyring, timeout=10) as c:
+            s = observe_status(c)
+        return (
+            f"{s.health}, mons {s.mons} (quorum {','.join(s.quorum)}), OSDs {s.osds_up} up / {s.osds_in} in "
+            f"/ {s.osds} total, {gib(s.bytes_used)} used of {gib(s.bytes_total)}, "
+            f"MDS {s.mds_up} active + {s.mds_standby} standby, fsid {s.fsid}"
+        )
+
+    def nfs() -> str:
+        with NFSClient(nfs_target(config), timeout=5) as c:
+            cap = c.capacity()
+        return f"{gib(cap.available_bytes)} available"
+
+    def rel(p: Path) -> str:
+        try:
+            return str(p.relative_to(repo_root))
+        except ValueError:
+            return str(p)
+
+    lines = [
+        f"Kubernetes  https://127.0.0.1:{config.ports.apiserver}",
+        f"  nodes     {_observed(nodes)}",
+    ]
+    for node in config.nodes:
+        disks = [loop for loop in state.loops if loop.node == node]
+        described = ", ".join(f"{d.device} ({gib(_size(d.device))})" for d in disks) or "none"
+        lines.append(f"  {node:<9} disks: {described}")
+    lines += [
+        f"Ceph        {_observed(ceph)}",
+        f"  metrics   http://127.0.0.1:{config.ports.mgr_prometheus}/metrics",
+        f"NFS         nfs://127.0.0.1:{config.ports.nfs}{EXPORT_PSEUDO} (NFSv4.1) "
+        f"-> {rel(paths.nfs_export)}: "
+        f"{_observed(nfs)}",
+        "",
+        "Use it:",
+        f"  source {rel(paths.root / 'env')}     # KUBECONFIG, CEPH_CONF and the lab's kubectl on PATH",
+        "  kubectl get nodes",
+        "  ceph -s",
+        f"Logs: {rel(paths.logs)}/   State: {rel(paths.state_file)}   Stop: make lab-down",
+    ]
+    return lines
+
+
+def _size(device: str) -> int:
+    try:
+        return device_size(device)
+    except OSError:
+        return 0

@@ -12,7 +12,7 @@ from kubernetes import client, config
 def api_client(kubeconfig: Path) -> client.ApiClient:
     """A client for the kubeconfig's current context (no global state is touched)."""
     configuration = client.Configuration()
-    config.load_kube_config(
+    config.load_kube_config(  # type: ignore[no-untyped-call]  # the loader is unannotated upstream
         config_file=str(kubeconfig), client_configuration=configuration, persist_config=False
     )
     return client.ApiClient(configuration)

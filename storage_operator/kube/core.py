@@ -9,6 +9,8 @@ from kubernetes import client
 from storage_operator.errors import Conflict
 from storage_operator.kube.errors import api_errors
 
+NOT_READY_TAINT = "node.kubernetes.io/not-ready"
+
 
 def ensure_namespace(api: client.ApiClient, name: str) -> None:
     core = client.CoreV1Api(api)
@@ -50,8 +52,12 @@ def ensure_node(
     labels: Mapping[str, str],
     ready_reason: str,
     ready_message: str,
+    capacity: Mapping[str, str],
 ) -> None:
-    """Register a Node with a Ready condition that says who keeps it (there is no kubelet behind it)."""
+    """Register a Node with a Ready condition that says who keeps it (there is no kubelet behind it).
+
+    ``capacity`` (also used as allocatable) lets the scheduler place pods on it.
+    """
     core = client.CoreV1Api(api)
     body = client.V1Node(metadata=client.V1ObjectMeta(name=name, labels=dict(labels)))
     try:
@@ -74,10 +80,20 @@ def ensure_node(
                 {"type": "InternalIP", "address": "127.0.0.1"},
                 {"type": "Hostname", "address": name},
             ],
+            "capacity": dict(capacity),
+            "allocatable": dict(capacity),
         }
     }
     with api_errors():
         core.patch_node_status(name, status)
+        # Admission taints every new Node not-ready; the node-lifecycle controller lifts it once the
+        # kubelet reports Ready. Without a kubelet, whoever keeps the Ready condition lifts it.
+        node = core.read_node(name)
+        current = (node.spec.taints if node.spec else None) or []
+        taints = [t for t in current if t.key != NOT_READY_TAINT]
+        if len(taints) != len(current):
+            kept = [{"key": t.key, "value": t.value, "effect": t.effect} for t in taints]
+            core.patch_node(name, {"spec": {"taints": kept or None}})
 
 
 def observe_node_names(api: client.ApiClient) -> list[str]:

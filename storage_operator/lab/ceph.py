@@ -308,6 +308,8 @@ def _healthy(ceph: CephClient, osds: int) -> ClusterStatus | None:
         and s.osds_in == osds
         and s.all_pgs_active_clean
         and s.mds_standby + s.mds_up >= 1
+        # capacity appears once the mgr has digested the OSDs' stats; until then it reads 0 bytes
+        and s.bytes_total > 0
     )
     return s if ok else None
 

@@ -8,6 +8,8 @@ from storage_operator.lab.ceph import admin_secret_data
 from storage_operator.lab.context import LabContext
 
 LAB_NODE_LABEL = "storage.baremetal.io/lab-node"
+# What the scheduler sees of a simulated node: pods can be placed on it (they never run: no kubelet).
+SIMULATED_NODE_CAPACITY = {"cpu": "4", "memory": "8Gi", "pods": "110"}
 CEPH_ADMIN_SECRET = "ceph-admin"  # noqa: S105 (a Secret name)
 
 
@@ -20,6 +22,7 @@ def register_nodes(ctx: LabContext) -> str:
                 labels={"kubernetes.io/hostname": node, "kubernetes.io/os": "linux", LAB_NODE_LABEL: "true"},
                 ready_reason="LabSimulatedNode",
                 ready_message="simulated by the storage-operator lab: registered in the API, no kubelet",
+                capacity=SIMULATED_NODE_CAPACITY,
             )
     return ", ".join(ctx.config.nodes)
 

@@ -67,12 +67,17 @@ def describe_owner(port: int) -> str:
 
 def _pid_of_socket(inode: int) -> int | None:
     target = f"socket:[{inode}]"
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in os.scandir(f"/proc/{entry.name}/fd"):
-                with contextlib.suppress(OSError):
-                    if Path(fd.path).readlink() == Path(target):
-                        return int(entry.name)
+    with os.scandir("/proc") as procs:
+        for entry in procs:
+            if entry.name.isdigit() and _holds(entry.name, target):
+                return int(entry.name)
     return None
+
+
+def _holds(pid: str, target: str) -> bool:
+    with contextlib.suppress(OSError), os.scandir(f"/proc/{pid}/fd") as fds:
+        for fd in fds:
+            with contextlib.suppress(OSError):
+                if os.readlink(fd.path) == target:  # noqa: PTH115 (fd links are not paths)
+                    return True
+    return False

@@ -35,9 +35,22 @@ def proc_stat(pid: int) -> tuple[str, int] | None:
 
 
 def is_running(record: ProcessRecord) -> bool:
-    _reap(record.pid)
     stat = proc_stat(record.pid)
-    return stat is not None and stat[0] != "Z" and stat[1] == record.start_ticks
+    if stat is None or stat[1] != record.start_ticks:
+        return False
+    if stat[0] == "Z":  # exited; if it is our child, collect it so it leaves the process table
+        _reap(record.pid)
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    proc = _CHILDREN.pop(pid, None)
+    if proc is not None:
+        # The thread-group leader shows as a zombie while its other threads still unwind; waitpid only
+        # succeeds once the last one is gone, so wait for it instead of polling once.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
 
 
 def spawn(
@@ -117,9 +130,3 @@ def _signal(record: ProcessRecord, sig: signal.Signals) -> None:
             os.killpg(record.pid, sig)
         else:
             os.kill(record.pid, sig)
-
-
-def _reap(pid: int) -> None:
-    proc = _CHILDREN.get(pid)
-    if proc is not None and proc.poll() is not None:
-        del _CHILDREN[pid]

@@ -1,0 +1,49 @@
+"""Helpers the tests share (not fixtures): the lab handle, API clients, polling."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from kubernetes import client
+
+from storage_operator.ceph.client import CephClient
+from storage_operator.kube.client import connect
+from storage_operator.lab.config import LabConfig
+from storage_operator.lab.nfs import nfs_target
+from storage_operator.lab.state import LabState
+from storage_operator.nfs.client import NFSClient
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LabHandle:
+    config: LabConfig
+    state: LabState
+
+    def api(self) -> contextlib.AbstractContextManager[client.ApiClient]:
+        """An admin API client, closed when the ``with`` block ends."""
+        return connect(self.config.paths.kubeconfig)
+
+    def ceph(self) -> CephClient:
+        paths = self.config.paths
+        return CephClient(conffile=paths.ceph_conf, keyring=paths.ceph_admin_keyring)
+
+    def nfs(self) -> NFSClient:
+        return NFSClient(nfs_target(self.config))
+
+
+def eventually(check: Callable[[], T | None], *, timeout: float = 30, interval: float = 0.2) -> T:
+    """Poll until ``check`` returns a truthy value; fail the test with the last value otherwise."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from storage_operator.lab.pki import build_ca, build_cert, control_plane_leaves, write_control_plane_pki
+
+
+def _verify_signed_by(leaf: x509.Certificate, ca: x509.Certificate) -> None:
+    public_key = ca.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    leaf.verify_directly_issued_by(ca)
+
+
+def test_server_cert_carries_sans_and_server_usage() -> None:
+    ca = build_ca("test-ca")
+    leaf = build_cert(ca, "api", server=True, dns_names=("localhost",), ip_addresses=("127.0.0.1",))
+    _verify_signed_by(leaf.cert, ca.cert)
+    sans = leaf.cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
+    assert [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    eku = leaf.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH]
+
+
+def test_admin_client_cert_is_in_system_masters() -> None:
+    ca = build_ca("test-ca")
+    leaf = build_cert(ca, "lab-admin", organizations=("system:masters",), client=True)
+    orgs = leaf.cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)
+    assert [o.value for o in orgs] == ["system:masters"]
+    eku = leaf.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
+
+
+def test_only_the_admin_is_a_superuser() -> None:
+    masters = [
+        leaf.file for leaf in control_plane_leaves("10.96.0.1") if "system:masters" in leaf.organizations
+    ]
+    assert masters == ["admin"]
+
+
+def test_written_keys_are_private(tmp_path: Path) -> None:
+    pki = write_control_plane_pki(tmp_path / "pki", service_ip="10.96.0.1")
+    keys = sorted(pki.dir.glob("*.key"))
+    assert len(keys) == len(control_plane_leaves("10.96.0.1")) + 2  # leaves + CA + service-account key
+    for key in keys:
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+    assert stat.S_IMODE(pki.dir.stat().st_mode) == 0o700
+    ca = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    apiserver = x509.load_pem_x509_certificate(pki.cert("apiserver").read_bytes())
+    apiserver.verify_directly_issued_by(ca)
+    sans = apiserver.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "kubernetes.default.svc" in sans.get_values_for_type(x509.DNSName)
+    assert "10.96.0.1" in [str(ip) for ip in sans.get_values_for_type(x509.IPAddress)]

@@ -1,0 +1,28 @@
+"""python -m bench [NAME ...] [--runs N]: run the named benchmarks (default: all)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import lab_startup
+
+BENCHMARKS = {"lab_startup": lab_startup.run}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"one of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    unknown = [n for n in args.names if n not in BENCHMARKS]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    for name in args.names or list(BENCHMARKS):
+        print(f"== {name}", flush=True)
+        BENCHMARKS[name](runs=args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

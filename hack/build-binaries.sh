@@ -36,7 +36,10 @@ build_component() {
   rm -rf "$work" "$out"; mkdir -p "$work" "$out"
   local t0=$SECONDS
   say "$name $version: building $* (the first build takes minutes)"
-  "build_${name//-/_}" "$version" "$work" "$out"
+  if ! "build_${name//-/_}" "$version" "$work" "$out"; then
+    rm -rf "$out" "$work"
+    die "$name $version: build failed (see the go output above; a 403 from the module proxy means it does not serve that module here)"
+  fi
   for b in "$@"; do [ -x "$out/$b" ] || die "$name: $b was not produced"; done
   rm -rf "$dest"; mv "$out" "$dest"; rm -rf "$work"
   say "$name $version: built in $((SECONDS - t0)) s -> $dest"
@@ -68,7 +71,6 @@ import (
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
-  (cd "$work" && go mod tidy)
   local minor=${version#v1.}; minor=${minor%%.*}
   local ldflags="-s -w"
   local pkg
@@ -76,7 +78,8 @@ GO
     ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  (cd "$work" && go build -ldflags "$ldflags" -o "$out/" \
+  # (errexit does not apply inside `if !`: chain the steps so a failed tidy stops the build)
+  (cd "$work" && go mod tidy && go build -ldflags "$ldflags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
 }

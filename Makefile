@@ -61,7 +61,8 @@ verify: venv ## ruff, mypy --strict, import-linter layer contracts, generated fi
 	hack/verify-generated.sh
 
 .PHONY: generate
-generate: venv ## regenerate committed generated files (CSI stubs; CRDs once the API lands)
+generate: venv ## regenerate committed generated files (CRDs from the models, CSI stubs)
+	$(PY) hack/gen-crds.py
 	hack/gen-csi-proto.sh
 
 .PHONY: unit

@@ -18,6 +18,8 @@ check() {
   fi
 }
 
+PY=${PY:-$REPO/.venv/bin/python}
 check csi/proto "$HACK_DIR/gen-csi-proto.sh"
+check manifests/crds "$PY" "$HACK_DIR/gen-crds.py"
 [ $status = 0 ] && echo "[verify-generated] generated files are up to date"
 exit $status

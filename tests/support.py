@@ -6,8 +6,10 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 
+import yaml
 from kubernetes import client
 
 from storage_operator.ceph.client import CephClient
@@ -47,3 +49,21 @@ def eventually(check: Callable[[], T | None], *, timeout: float = 30, interval: 
             return last
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "manifests" / "examples"
+
+
+def load_example(file_name: str) -> dict[str, Any]:
+    """A fresh copy of one of manifests/examples/ (tests mutate it)."""
+    doc: dict[str, Any] = yaml.safe_load((EXAMPLES_DIR / file_name).read_text())
+    return doc
+
+
+def is_subset(small: Any, big: Any) -> bool:
+    """Every field of ``small`` is in ``big`` with the same value (``big`` may add defaults)."""
+    if isinstance(small, dict):
+        return isinstance(big, dict) and all(k in big and is_subset(v, big[k]) for k, v in small.items())
+    if isinstance(small, list):
+        return isinstance(big, list) and len(small) == len(big) and all(map(is_subset, small, big))
+    return bool(small == big)

@@ -40,9 +40,7 @@ class CephClient:
             raise NotReady(f"cannot connect to the Ceph monitors: {exc}") from exc
         return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
         self._rados.shutdown()
 
     @property

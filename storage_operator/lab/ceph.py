@@ -253,9 +253,7 @@ def start_ceph(ctx: LabContext) -> str:
     )
 
 
-def _create_osds(
-    ctx: LabContext, ceph: CephClient, layout: CephLayout, conf: list[str], setup_log: Path
-) -> list[int]:
+def _create_osds(ctx: LabContext, ceph: CephClient, layout: CephLayout, conf: list[str], setup_log: Path) -> list[int]:
     """Register each OSD (``osd new``), mkfs them in parallel, then start them."""
     pending: list[tuple[int, subprocess.Popen[bytes], Path]] = []
     ids = []

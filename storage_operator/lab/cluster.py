@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import yaml
+
 from storage_operator.kube.client import connect
 from storage_operator.kube.core import ensure_namespace, ensure_node, ensure_secret
+from storage_operator.kube.crds import apply_crds
+from storage_operator.lab.binaries import REPO_ROOT
 from storage_operator.lab.ceph import admin_secret_data
 from storage_operator.lab.context import LabContext
 
@@ -39,3 +43,15 @@ def store_ceph_secret(ctx: LabContext) -> str:
             labels={"app.kubernetes.io/part-of": "storage-operator-lab"},
         )
     return f"Secret {ns}/{CEPH_ADMIN_SECRET} (userID, userKey, monHost, fsid, keyring)"
+
+
+CRD_DIR = REPO_ROOT / "manifests" / "crds"
+
+
+def install_crds(ctx: LabContext) -> str:
+    """The project's CRDs (generated into manifests/crds/), established and served."""
+    docs = [yaml.safe_load(path.read_text()) for path in sorted(CRD_DIR.glob("*.yaml"))]
+    with connect(ctx.config.paths.kubeconfig) as api:
+        names = apply_crds(api, docs)
+    kinds = ", ".join(doc["spec"]["names"]["kind"] for doc in docs)
+    return f"{len(names)} CRDs established: {kinds}"

@@ -119,9 +119,7 @@ def build_controller_manager_argv(
     ]
 
 
-def build_scheduler_argv(
-    config: LabConfig, binaries: Binaries, pki: ControlPlanePki, kubeconfig: Path
-) -> list[str]:
+def build_scheduler_argv(config: LabConfig, binaries: Binaries, pki: ControlPlanePki, kubeconfig: Path) -> list[str]:
     return [
         str(binaries.kube_scheduler),
         f"--kubeconfig={kubeconfig}",
@@ -142,9 +140,7 @@ def start_etcd(ctx: LabContext) -> str:
     ctx.config.paths.etcd_data.mkdir(parents=True, exist_ok=True)
     ctx.config.paths.etcd_data.chmod(0o700)
     record = ctx.spawn("etcd", build_etcd_argv(ctx.config, ctx.binaries, ctx.pki))
-    tls = probe.tls_context(
-        ctx.pki.ca, ctx.pki.cert("apiserver-etcd-client"), ctx.pki.key("apiserver-etcd-client")
-    )
+    tls = probe.tls_context(ctx.pki.ca, ctx.pki.cert("apiserver-etcd-client"), ctx.pki.key("apiserver-etcd-client"))
     url = f"https://127.0.0.1:{ctx.config.ports.etcd_client}/health"
     probe.wait_for("etcd", lambda: probe.http_ok(url, tls), timeout=30, watch=(record,))
     return f"{ctx.versions['ETCD_VERSION']} on 127.0.0.1:{ctx.config.ports.etcd_client} (TLS, client certs)"
@@ -162,9 +158,7 @@ def start_apiserver(ctx: LabContext) -> str:
 def start_controllers(ctx: LabContext) -> str:
     kcm = ctx.spawn(
         "kube-controller-manager",
-        build_controller_manager_argv(
-            ctx.config, ctx.binaries, ctx.pki, ctx.kubeconfig_for("kube-controller-manager")
-        ),
+        build_controller_manager_argv(ctx.config, ctx.binaries, ctx.pki, ctx.kubeconfig_for("kube-controller-manager")),
     )
     sched = ctx.spawn(
         "kube-scheduler",

@@ -22,6 +22,5 @@ def attach_node_disks(ctx: LabContext) -> str:
             ctx.record_loop(loopdev.attach(backing), backing, node)
     total = len(config.nodes) * config.disks_per_node
     return (
-        f"{total} loop devices ({config.disks_per_node} per node, "
-        f"{config.disk_size_bytes / 1024**3:g} GiB sparse each)"
+        f"{total} loop devices ({config.disks_per_node} per node, {config.disk_size_bytes / 1024**3:g} GiB sparse each)"
     )

@@ -12,9 +12,7 @@ from typing import Any
 import yaml
 
 
-def render_kubeconfig(
-    *, server: str, ca: Path, cert: Path, key: Path, user: str, cluster: str = "lab"
-) -> str:
+def render_kubeconfig(*, server: str, ca: Path, cert: Path, key: Path, user: str, cluster: str = "lab") -> str:
     doc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",

@@ -19,7 +19,7 @@ from storage_operator.errors import LabError
 from storage_operator.lab import loopdev, mounts, ports, processes
 from storage_operator.lab.binaries import Binaries, load_versions, require_debian_tools
 from storage_operator.lab.ceph import start_ceph
-from storage_operator.lab.cluster import register_nodes, store_ceph_secret
+from storage_operator.lab.cluster import install_crds, register_nodes, store_ceph_secret
 from storage_operator.lab.config import LabConfig
 from storage_operator.lab.context import LabContext
 from storage_operator.lab.controlplane import (
@@ -49,6 +49,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("kube-apiserver", start_apiserver),
     Step("controllers", start_controllers),
     Step("nodes", register_nodes),
+    Step("crds", install_crds),
     Step("ceph", start_ceph),
     Step("ceph secret", store_ceph_secret),
     Step("nfs", start_nfs),
@@ -225,9 +226,7 @@ class Lab:
         problems = []
         strays = self._stray_processes()
         if strays:
-            problems.append(
-                "processes still running: " + ", ".join(f"{r.name} (pid {r.pid})" for r in strays)
-            )
+            problems.append("processes still running: " + ", ".join(f"{r.name} (pid {r.pid})" for r in strays))
         loops = loopdev.attached_under(self.config.root)
         if loops:
             problems.append("loop devices still attached: " + ", ".join(d.device for d in loops))

@@ -61,9 +61,7 @@ def device_size(device: str) -> int:
 
 def _losetup(*args: str) -> str:
     try:
-        done = subprocess.run(
-            [tool("losetup"), *args], check=True, capture_output=True, text=True, timeout=30
-        )
+        done = subprocess.run([tool("losetup"), *args], check=True, capture_output=True, text=True, timeout=30)
     except subprocess.CalledProcessError as exc:
         hint = " (loop devices need root)" if os.geteuid() != 0 else ""
         raise LabError(f"losetup {' '.join(args)} failed{hint}: {exc.stderr.strip()}") from exc

@@ -29,8 +29,6 @@ def unmount(point: str) -> None:
     done = subprocess.run(["umount", point], capture_output=True, text=True, check=False, timeout=30)
     if done.returncode != 0:
         # A busy FUSE mount still goes away lazily; never leave it behind.
-        lazy = subprocess.run(
-            ["umount", "-l", point], capture_output=True, text=True, check=False, timeout=30
-        )
+        lazy = subprocess.run(["umount", "-l", point], capture_output=True, text=True, check=False, timeout=30)
         if lazy.returncode != 0:
             raise LabError(f"cannot unmount {point}: {done.stderr.strip()} / {lazy.stderr.strip()}")

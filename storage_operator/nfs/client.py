@@ -66,9 +66,7 @@ class NFSClient:
             )
         return self
 
-    def __exit__(
-        self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -51,15 +51,11 @@ def test_admin_keyring_is_private_and_stored_as_a_secret(lab: LabHandle) -> None
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
     key = next(line.split("=", 1)[1].strip() for line in keyring.read_text().splitlines() if "key =" in line)
     with lab.api() as api:
-        secret = client.CoreV1Api(api).read_namespaced_secret(
-            CEPH_ADMIN_SECRET, lab.config.operator_namespace
-        )
+        secret = client.CoreV1Api(api).read_namespaced_secret(CEPH_ADMIN_SECRET, lab.config.operator_namespace)
     data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}
     assert data["userID"] == "admin"
     assert data["userKey"] == key
-    assert (
-        data["monHost"] == f"[v2:127.0.0.1:{lab.config.ports.mon_v2},v1:127.0.0.1:{lab.config.ports.mon_v1}]"
-    )
+    assert data["monHost"] == f"[v2:127.0.0.1:{lab.config.ports.mon_v2},v1:127.0.0.1:{lab.config.ports.mon_v1}]"
 
 
 def test_mgr_prometheus_module_serves_health_on_loopback(lab: LabHandle) -> None:

@@ -31,9 +31,7 @@ def test_apiserver_answers_version_with_the_pinned_release(api: client.ApiClient
     assert info.git_version == load_versions()["KUBERNETES_VERSION"]
 
 
-def test_rbac_refuses_an_unprivileged_service_account(
-    lab: LabHandle, api: client.ApiClient, namespace: str
-) -> None:
+def test_rbac_refuses_an_unprivileged_service_account(lab: LabHandle, api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api)
     core.create_namespaced_service_account(
         namespace, client.V1ServiceAccount(metadata=client.V1ObjectMeta(name="nobody"))
@@ -49,9 +47,7 @@ def test_rbac_refuses_an_unprivileged_service_account(
     as_nobody = client.ApiClient(cfg)
     try:
         # Authenticated (the API server knows who this is) ...
-        review = client.AuthenticationV1Api(as_nobody).create_self_subject_review(
-            client.V1SelfSubjectReview()
-        )
+        review = client.AuthenticationV1Api(as_nobody).create_self_subject_review(client.V1SelfSubjectReview())
         assert review.status.user_info.username == f"system:serviceaccount:{namespace}:nobody"
         # ... but not authorized: RBAC grants a fresh service account nothing.
         with pytest.raises(ApiException) as denied:
@@ -106,9 +102,7 @@ def test_controller_manager_binds_a_hand_made_pv_and_pvc(api: client.ApiClient, 
 
 def test_garbage_collector_deletes_dependents(api: client.ApiClient, namespace: str) -> None:
     core = client.CoreV1Api(api)
-    owner = core.create_namespaced_config_map(
-        namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner"))
-    )
+    owner = core.create_namespaced_config_map(namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="owner")))
     ref = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner", uid=owner.metadata.uid)
     core.create_namespaced_config_map(
         namespace, client.V1ConfigMap(metadata=client.V1ObjectMeta(name="dependent", owner_references=[ref]))
@@ -147,9 +141,7 @@ def test_deployment_and_daemonset_controllers_create_pods_the_scheduler_places(
             metadata=client.V1ObjectMeta(name="per-node"),
             spec=client.V1DaemonSetSpec(
                 selector=client.V1LabelSelector(match_labels=ds_labels),
-                template=client.V1PodTemplateSpec(
-                    metadata=client.V1ObjectMeta(labels=ds_labels), spec=template.spec
-                ),
+                template=client.V1PodTemplateSpec(metadata=client.V1ObjectMeta(labels=ds_labels), spec=template.spec),
             ),
         ),
     )
@@ -160,6 +152,4 @@ def test_deployment_and_daemonset_controllers_create_pods_the_scheduler_places(
         return nodes if len(nodes) == count else None
 
     assert eventually(lambda: placed("app=probe", 1), timeout=60)[0] in lab.config.nodes
-    assert eventually(lambda: placed("app=per-node", len(lab.config.nodes)), timeout=60) == sorted(
-        lab.config.nodes
-    )
+    assert eventually(lambda: placed("app=per-node", len(lab.config.nodes)), timeout=60) == sorted(lab.config.nodes)

@@ -48,9 +48,7 @@ def test_a_daemon_ignoring_sigterm_is_killed(tmp_path: Path) -> None:
 
 
 def test_early_exit_is_reported_with_the_log_tail(tmp_path: Path) -> None:
-    record = processes.spawn(
-        "broken", ["bash", "-c", "echo 'bad flag --x' >&2; exit 3"], log=tmp_path / "b.log"
-    )
+    record = processes.spawn("broken", ["bash", "-c", "echo 'bad flag --x' >&2; exit 3"], log=tmp_path / "b.log")
     eventually(lambda: not processes.is_running(record), timeout=10, interval=0.01)
     reason = processes.exited_early(record)
     assert reason is not None

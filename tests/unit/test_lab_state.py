@@ -42,9 +42,7 @@ def test_second_lab_command_on_the_same_directory_is_refused(tmp_path: Path) -> 
 def test_versions_file_pins_every_binary_the_lab_resolves() -> None:
     versions = load_versions()
     binaries = Binaries.in_cache(Path("/cache"), versions)
-    assert binaries.kube_apiserver == Path(
-        f"/cache/kubernetes-{versions['KUBERNETES_VERSION']}/kube-apiserver"
-    )
+    assert binaries.kube_apiserver == Path(f"/cache/kubernetes-{versions['KUBERNETES_VERSION']}/kube-apiserver")
     assert binaries.etcd.parent.name == f"etcd-{versions['ETCD_VERSION']}"
     assert "CSI_SPEC_VERSION" in versions
     assert VERSIONS_FILE.name == "versions.env"

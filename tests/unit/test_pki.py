@@ -37,9 +37,7 @@ def test_admin_client_cert_is_in_system_masters() -> None:
 
 
 def test_only_the_admin_is_a_superuser() -> None:
-    masters = [
-        leaf.file for leaf in control_plane_leaves("10.96.0.1") if "system:masters" in leaf.organizations
-    ]
+    masters = [leaf.file for leaf in control_plane_leaves("10.96.0.1") if "system:masters" in leaf.organizations]
     assert masters == ["admin"]
 
 

@@ -22,7 +22,7 @@ EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "examples
 
 def test_cluster_defaults_are_safe() -> None:
     spec = CephClusterSpec()
-    assert spec.external is None
+    assert spec.external.enable is False
     assert spec.mon.count == 3
     assert spec.storage.use_all_nodes is False
     assert spec.storage.use_all_devices is False

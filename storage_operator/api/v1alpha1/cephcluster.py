@@ -179,7 +179,8 @@ class CephClusterSpec(APIModel):
         )
     }
 
-    external: ExternalSpec | None = Field(None, description="Connect to an existing cluster instead of running one.")
+    # Always present (enable: false by default) so that `kubectl get` shows EXTERNAL false, not blank.
+    external: ExternalSpec = nested(ExternalSpec, "Connect to an existing cluster instead of running one.")
     ceph_version: CephVersionSpec = nested(CephVersionSpec, "Ceph image (managed mode).")
     data_dir_host_path: str = Field(
         "/var/lib/storage-operator",

@@ -19,6 +19,9 @@ API_VERSION = f"{GROUP}/{VERSION}"
 # DNS-1123 label / subdomain: what Kubernetes accepts for object names.
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# A CRUSH device class (hdd, ssd, nvme, or one of your own).
+DEVICE_CLASS = r"^[a-z0-9][a-z0-9-]*$"
+DEVICE_CLASS_MAX = 32
 
 
 class APIModel(BaseModel):

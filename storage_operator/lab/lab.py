@@ -75,6 +75,28 @@ LAB_PROGRAMS = frozenset(
 
 STOP_LAST = frozenset({"etcd"})
 
+# A lab directory carries this marker; only such a directory (or one holding nothing but what a lab
+# writes) is ever cleared, so a mistaken LAB_DIR cannot wipe someone's files.
+LAB_MARKER = ".storage-operator-lab"
+LAB_ENTRIES = frozenset(
+    {
+        "lock",
+        "state.json",
+        "state.tmp",
+        "logs",
+        "kubeconfig",
+        "env",
+        "bin",
+        "pki",
+        "etcd",
+        "kube",
+        "ceph",
+        "nfs",
+        "disks",
+        LAB_MARKER,
+    }
+)
+
 
 @dataclass
 class DownReport:
@@ -158,7 +180,27 @@ class Lab:
         root = self.config.root
         root.mkdir(parents=True, exist_ok=True)
         root.chmod(0o755)
-        keep = {self.config.paths.lock_file.name}
+        self._claim_directory()
+        self._clear(keep_logs=False)
+        self.config.paths.logs.mkdir()
+
+    def _claim_directory(self) -> None:
+        """Refuse to wipe a directory that is not a lab's (LAB_DIR pointed at someone's files)."""
+        root = self.config.root
+        foreign = sorted({e.name for e in root.iterdir()} - LAB_ENTRIES)
+        if foreign and not (root / LAB_MARKER).exists():
+            raise LabError(
+                f"{root} holds files that are not a lab's ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); set LAB_DIR to a new or empty directory"
+            )
+        (root / LAB_MARKER).touch()
+
+    def _clear(self, *, keep_logs: bool) -> None:
+        """Remove what the lab wrote under its directory; never anything in a directory it did not claim."""
+        root = self.config.root
+        if not (root / LAB_MARKER).exists():
+            return
+        keep = {self.config.paths.lock_file.name, LAB_MARKER} | ({"logs"} if keep_logs else set())
         for entry in root.iterdir():
             if entry.name in keep:
                 continue
@@ -166,7 +208,6 @@ class Lab:
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
-        self.config.paths.logs.mkdir()
 
     # ------------------------------------------------------------------ down
     def down(self, *, keep_logs: bool = True) -> DownReport:
@@ -205,22 +246,9 @@ class Lab:
         for loop in loopdev.attached_under(self.config.root):
             loopdev.detach(loop.device)
             report.detached.append(loop.device)
-        self._remove_files(keep_logs=keep_logs)
+        self._clear(keep_logs=keep_logs)
         self._verify_clean()
         return report
-
-    def _remove_files(self, *, keep_logs: bool) -> None:
-        root = self.config.root
-        if not root.exists():
-            return
-        keep = {self.config.paths.lock_file.name} | ({self.config.paths.logs.name} if keep_logs else set())
-        for entry in root.iterdir():
-            if entry.name in keep:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
 
     def _verify_clean(self) -> None:
         problems = []

@@ -147,3 +147,16 @@ def test_missing_tool_is_one_clear_line(lab_env: dict[str, str], tmp_path: Path)
     assert len(lines) == 1, result.stderr
     assert "not found on PATH; run `make packages`" in lines[0]
     assert "losetup" in lines[0]
+
+
+def test_a_lab_dir_holding_foreign_files_is_refused_and_left_alone(lab_env: dict[str, str], tmp_path: Path) -> None:
+    precious = tmp_path / "thesis.tex"
+    precious.write_text("years of work")
+    result = cli(dict(lab_env, LAB_DIR=str(tmp_path)), "up")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "holds files that are not a lab's (thesis.tex)" in lines[0]
+    assert "LAB_DIR" in lines[0]
+    assert precious.read_text() == "years of work"
+    assert leftovers(LabConfig.from_env(dict(lab_env, LAB_DIR=str(tmp_path)), default_root=E2E_DIR)) == NOTHING

@@ -86,9 +86,11 @@ def objects(lab: LabHandle) -> Iterator[Objects]:
         client.CoreV1Api(api).delete_namespace(namespace)
 
 
-def kubectl(lab: LabHandle, *args: str) -> subprocess.CompletedProcess[str]:
+def kubectl(lab: LabHandle, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The lab's own kubectl, as a user runs it."""
     return subprocess.run(
         [str(lab.config.root / "bin" / "kubectl"), "--kubeconfig", str(lab.config.paths.kubeconfig), *args],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -128,19 +130,11 @@ def test_example_is_accepted_and_a_server_side_apply_round_trip_changes_nothing(
     if scoped:
         body["metadata"]["namespace"] = objects.namespace
     manifest = json.dumps(body)
-    first = subprocess.run(
-        [str(lab.config.root / "bin" / "kubectl"), "--kubeconfig", str(lab.config.paths.kubeconfig),
-         "apply", "--server-side", "--field-manager=examples", "-f", "-"],
-        input=manifest, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    first = kubectl(lab, "apply", "--server-side", "--field-manager=examples", "-f", "-", stdin=manifest)
     assert first.returncode == 0, first.stderr
     try:
         created = objects.get(example["kind"], example["metadata"]["name"])
-        second = subprocess.run(
-            [str(lab.config.root / "bin" / "kubectl"), "--kubeconfig", str(lab.config.paths.kubeconfig),
-             "apply", "--server-side", "--field-manager=examples", "-f", "-"],
-            input=manifest, capture_output=True, text=True, timeout=60, check=False,
-        )  # fmt: skip
+        second = kubectl(lab, "apply", "--server-side", "--field-manager=examples", "-f", "-", stdin=manifest)
         assert second.returncode == 0, second.stderr
         again = objects.get(example["kind"], example["metadata"]["name"])
         assert again["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from storage_operator.api.meta import (
+    DEVICE_CLASS,
+    DEVICE_CLASS_MAX,
     DNS_SUBDOMAIN,
     APIModel,
     CommonStatus,
@@ -147,7 +149,7 @@ class StorageSpec(APIModel):
     )
     min_device_size_bytes: int = Field(1024**3, ge=0, description="Smaller devices are never used (default 1 GiB).")
     device_class: str | None = Field(
-        None, max_length=32, pattern=r"^[a-z0-9][a-z0-9-]*$", description="CRUSH device class for new OSDs."
+        None, max_length=DEVICE_CLASS_MAX, pattern=DEVICE_CLASS, description="CRUSH device class for new OSDs."
     )
 
 

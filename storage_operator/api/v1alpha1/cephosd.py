@@ -6,7 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import DNS_SUBDOMAIN, APIModel, CommonStatus, LocalObjectReference
+from storage_operator.api.meta import (
+    DEVICE_CLASS,
+    DEVICE_CLASS_MAX,
+    DNS_SUBDOMAIN,
+    APIModel,
+    CommonStatus,
+    LocalObjectReference,
+)
 
 
 class OSDDevice(APIModel):
@@ -27,8 +34,8 @@ class CephOSDSpec(APIModel):
     device: OSDDevice = Field(description="The device that backs the OSD.")
     device_class: str | None = Field(
         None,
-        max_length=32,
-        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=DEVICE_CLASS_MAX,
+        pattern=DEVICE_CLASS,
         description="CRUSH device class (hdd, ssd, nvme).",
     )
     object_store: Literal["bluestore"] = Field("bluestore", description="OSD back end.")

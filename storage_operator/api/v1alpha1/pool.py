@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import APIModel, cel, validations
+from storage_operator.api.meta import DEVICE_CLASS, DEVICE_CLASS_MAX, APIModel, cel, validations
 
 FailureDomain = Literal["osd", "host"]
 
@@ -61,8 +61,8 @@ class PoolSpec(APIModel):
     failure_domain: FailureDomain = Field("host", description="What copies (or chunks) must not share: osd or host.")
     device_class: str | None = Field(
         None,
-        max_length=32,
-        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        max_length=DEVICE_CLASS_MAX,
+        pattern=DEVICE_CLASS,
         description="Only OSDs of this class (hdd, ssd, nvme...).",
     )
     replicated: ReplicatedSpec | None = Field(None, description="Keep full copies.")

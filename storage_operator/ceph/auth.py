@@ -33,6 +33,15 @@ class KeyringEntry:
     caps: Mapping[str, str] = field(default_factory=dict)
 
 
+def read_setting(text: str, name: str) -> str | None:
+    """The value of the first ``name = value`` line of a Ceph keyring or ceph.conf, if any."""
+    for line in text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip()
+    return None
+
+
 def render_keyring(entries: list[KeyringEntry]) -> str:
     lines: list[str] = []
     for e in entries:

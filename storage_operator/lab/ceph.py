@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from storage_operator.ceph.auth import KeyringEntry, generate_key, render_keyring
+from storage_operator.ceph.auth import KeyringEntry, generate_key, read_setting, render_keyring
 from storage_operator.ceph.client import CephClient
 from storage_operator.ceph.status import ClusterStatus, observe_status
 from storage_operator.errors import LabError
@@ -315,20 +315,11 @@ def _healthy(ceph: CephClient, osds: int) -> ClusterStatus | None:
 def admin_secret_data(config: LabConfig) -> dict[str, str]:
     """What the lab stores in the operator's Secret for the cluster (read from the lab's files)."""
     layout = CephLayout(config.paths.ceph)
-    key = ""
-    for line in layout.admin_keyring.read_text().splitlines():
-        name, _, value = line.strip().partition("=")
-        if name.strip() == "key":
-            key = value.strip()
-    fsid = ""
-    for line in layout.conf.read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name.strip() == "fsid":
-            fsid = value.strip()
+    keyring = layout.admin_keyring.read_text()
     return {
         "userID": "admin",
-        "userKey": key,
+        "userKey": read_setting(keyring, "key") or "",
         "monHost": mon_host(config),
-        "fsid": fsid,
-        "keyring": layout.admin_keyring.read_text(),
+        "fsid": read_setting(layout.conf.read_text(), "fsid") or "",
+        "keyring": keyring,
     }

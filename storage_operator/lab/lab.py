@@ -105,10 +105,6 @@ class DownReport:
     detached: list[str] = field(default_factory=list)
     unmounted: list[str] = field(default_factory=list)
 
-    @property
-    def anything(self) -> bool:
-        return bool(self.stopped or self.detached or self.unmounted)
-
 
 class Lab:
     def __init__(self, config: LabConfig, *, steps: Sequence[Step] = DEFAULT_STEPS, say: Say = print) -> None:
@@ -131,14 +127,15 @@ class Lab:
             if existing is not None or self._leftovers():
                 self.say("found leftovers of an earlier lab run; removing them first")
                 self._teardown(existing, keep_logs=True)
-            self._preflight()
+            versions = load_versions()
+            binaries = Binaries.in_cache(self.config.cache_dir, versions)
+            self._preflight(binaries)
             self._prepare_directory()
             state = LabState(port_base=self.config.port_base)
             self.store.save(state)
-            versions = load_versions()
             ctx = LabContext(
                 config=self.config,
-                binaries=Binaries.in_cache(self.config.cache_dir, versions),
+                binaries=binaries,
                 versions=versions,
                 state=state,
                 store=self.store,
@@ -163,11 +160,11 @@ class Lab:
             self.say(f"lab ready in {time.monotonic() - t0:.1f} s")
             return state
 
-    def _preflight(self) -> None:
+    def _preflight(self, binaries: Binaries) -> None:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (loop devices, NFS-Ganesha's VFS export): run it as root")
         require_debian_tools()
-        Binaries.in_cache(self.config.cache_dir, load_versions()).require_control_plane()
+        binaries.require_control_plane()
         p = self.config.ports
         ports.require_free(
             p.listeners(),

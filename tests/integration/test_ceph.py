@@ -9,6 +9,7 @@ import uuid
 
 from kubernetes import client
 
+from storage_operator.ceph.auth import read_setting
 from storage_operator.ceph.status import ClusterStatus, observe_status
 from storage_operator.lab.cluster import CEPH_ADMIN_SECRET
 from tests.support import LabHandle, eventually
@@ -49,7 +50,8 @@ def test_a_pool_round_trips_an_object(lab: LabHandle) -> None:
 def test_admin_keyring_is_private_and_stored_as_a_secret(lab: LabHandle) -> None:
     keyring = lab.config.paths.ceph_admin_keyring
     assert stat.S_IMODE(keyring.stat().st_mode) == 0o600
-    key = next(line.split("=", 1)[1].strip() for line in keyring.read_text().splitlines() if "key =" in line)
+    key = read_setting(keyring.read_text(), "key")
+    assert key
     with lab.api() as api:
         secret = client.CoreV1Api(api).read_namespaced_secret(CEPH_ADMIN_SECRET, lab.config.operator_namespace)
     data = {k: base64.b64decode(v).decode() for k, v in secret.data.items()}

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from storage_operator.ceph.auth import KeyringEntry, generate_key, render_keyring
+from storage_operator.ceph.auth import KeyringEntry, generate_key, read_setting, render_keyring
 from storage_operator.ceph.command import build_command, parse_reply
 from storage_operator.ceph.status import parse_status
 from storage_operator.errors import CephCommandError
@@ -85,6 +85,13 @@ def test_generated_keys_differ() -> None:
 def test_generate_key_refuses_wrong_secret_length() -> None:
     with pytest.raises(ValueError, match="16 bytes"):
         generate_key(secret=b"short")
+
+
+def test_read_setting_reads_keyrings_and_conf() -> None:
+    keyring = render_keyring([KeyringEntry("client.admin", "KEY==", {"mon": "allow *"})])
+    assert read_setting(keyring, "key") == "KEY=="
+    assert read_setting("[global]\nfsid = abc\nmon host = x\n", "fsid") == "abc"
+    assert read_setting("[global]\n", "fsid") is None
 
 
 def test_render_keyring() -> None:

@@ -1,4 +1,4 @@
-"""Command line: ``storage-operator lab up|down|status`` (and, as later parts land, operator/agent)."""
+"""Command line: ``storage-operator operator`` (the controllers) and ``storage-operator lab up|down|status``."""
 
 from __future__ import annotations
 
@@ -40,6 +40,29 @@ def _lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator(args: argparse.Namespace) -> int:
+    from storage_operator.config import OperatorConfig  # noqa: PLC0415 (the lab does without it)
+    from storage_operator.controllers.operator import run_operator  # noqa: PLC0415
+
+    overrides: dict[str, object] = {}
+    if args.kubeconfig:
+        overrides["kubeconfig"] = Path(args.kubeconfig)
+    if args.namespace:
+        overrides["namespace"] = args.namespace
+    if args.identity:
+        overrides["identity"] = args.identity
+    if args.http:
+        host, _, port = args.http.rpartition(":")
+        overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
+        overrides["http_port"] = int(port)
+    try:
+        config = OperatorConfig(**overrides)  # type: ignore[arg-type]  # validated by pydantic
+    except ValueError as exc:
+        print(f"error: bad operator settings: {exc}", file=sys.stderr)
+        return 2
+    return run_operator(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storage-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"storage-operator {__version__}")
@@ -48,6 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("action", choices=["up", "down", "status"])
     lab.add_argument("--purge", action="store_true", help="with down: remove the logs as well")
     lab.set_defaults(func=_lab)
+    op = sub.add_parser(
+        "operator",
+        help="run the controllers (CephCluster, CephBlockPool, CephFilesystem) with leader election",
+        description="Settings also come from STORAGE_OPERATOR_* environment variables "
+        "(all of them are in storage_operator/config.py).",
+    )
+    op.add_argument("--kubeconfig", help="kubeconfig to use (default: $KUBECONFIG, else the pod's ServiceAccount)")
+    op.add_argument("--namespace", help="the operator's namespace: its Lease and readable Secrets (storage-system)")
+    op.add_argument("--identity", help="this replica's name in the Lease (default: $POD_NAME or host-pid)")
+    op.add_argument("--http", metavar="HOST:PORT", help="where /metrics, /healthz, /readyz listen (0.0.0.0:8080)")
+    op.set_defaults(func=_operator)
     return parser
 
 

@@ -42,6 +42,15 @@ class CephCommandError(StorageError):
         self.detail = message
 
 
+class CephUnavailable(StorageError):
+    """The cluster cannot be used: ``reason`` is Unreachable, AuthenticationFailed, InvalidAddress,
+    InvalidKey, FsidMismatch or Busy; the message says what to check."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class KubeAPIError(StorageError):
     """The Kubernetes API answered with an error ``status`` (HTTP code) and ``reason``."""
 

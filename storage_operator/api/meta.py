@@ -15,6 +15,9 @@ from pydantic.alias_generators import to_camel
 GROUP = "storage.baremetal.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
+# An object with this annotation set to "true" is left alone: no reconcile, no status writes, and no
+# finalizer (deleting it deletes nothing in Ceph). For maintenance, and for objects that only show a shape.
+PAUSED_ANNOTATION = f"{GROUP}/paused"
 
 # DNS-1123 label / subdomain: what Kubernetes accepts for object names.
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

@@ -1,4 +1,8 @@
-"""A connection to a Ceph cluster through librados (python3-rados)."""
+"""A blocking connection to a Ceph cluster through librados (python3-rados) and librbd (python3-rbd).
+
+Every call here blocks its thread; the operator never calls them on its event loop but through
+``storage_operator.ceph.session``, which runs them on a bounded thread pool per cluster.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +13,29 @@ from types import TracebackType
 from typing import Any, Self
 
 import rados
+import rbd
 
-from storage_operator.ceph.command import build_command, parse_reply
-from storage_operator.errors import CephCommandError, NotReady
+from storage_operator.ceph.command import Command, build_command, parse_reply
+from storage_operator.ceph.connection import (
+    ConnectionSpec,
+    build_rados_conf,
+    classify_connect_error,
+    validate,
+)
+from storage_operator.errors import CephCommandError, CephUnavailable, NotReady
 
 DEFAULT_TIMEOUT = 30
 
 
 class CephClient:
-    """Connects on ``__enter__``; ``mon_command``/``mgr_command`` return parsed JSON."""
+    """Connects on ``__enter__`` (or ``connect()``); ``run``/``mon_command``/``mgr_command`` return parsed JSON."""
 
     def __init__(
         self, *, conffile: Path, keyring: Path, name: str = "client.admin", timeout: int = DEFAULT_TIMEOUT
     ) -> None:
+        """A client of the lab's own cluster, configured from its ceph.conf and keyring files."""
         self._timeout = timeout
+        self._spec: ConnectionSpec | None = None
         self._rados = rados.Rados(
             conffile=str(conffile),
             name=name,
@@ -33,31 +46,68 @@ class CephClient:
             },
         )
 
-    def __enter__(self) -> Self:
+    @classmethod
+    def for_spec(cls, spec: ConnectionSpec) -> CephClient:
+        """A client configured in memory only: monitors and key from ``spec``, no file read or written."""
+        validate(spec)
+        self = cls.__new__(cls)
+        self._timeout = spec.connect_timeout
+        self._spec = spec
+        self._rados = rados.Rados(name=spec.entity, conf=build_rados_conf(spec))
+        return self
+
+    def connect(self) -> None:
         try:
             self._rados.connect(timeout=self._timeout)
         except rados.Error as exc:
+            with contextlib.suppress(rados.Error):
+                self._rados.shutdown()
+            if self._spec is not None:
+                raise classify_connect_error(self._spec, exc.errno or 0, str(exc)) from exc
             raise NotReady(f"cannot connect to the Ceph monitors: {exc}") from exc
+        if self._spec is not None and self._spec.expected_fsid:
+            fsid = self.fsid
+            if fsid != self._spec.expected_fsid:
+                self.shutdown()
+                raise CephUnavailable(
+                    "FsidMismatch",
+                    f"the monitors at {', '.join(self._spec.mon_hosts)} belong to cluster {fsid}, "
+                    f"not to the expected {self._spec.expected_fsid}",
+                )
+
+    def shutdown(self) -> None:
+        with contextlib.suppress(rados.Error):
+            self._rados.shutdown()
+
+    def __enter__(self) -> Self:
+        self.connect()
         return self
 
     def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
-        self._rados.shutdown()
+        self.shutdown()
 
     @property
     def fsid(self) -> str:
         return self._rados.get_fsid()
 
+    def run(self, command: Command) -> Any:
+        send = self._rados.mgr_command if command.target == "mgr" else self._rados.mon_command
+        ret, out, status = self._call(send, command.prefix, command.to_json(), command.inbuf)
+        return parse_reply(command.prefix, ret, out, status, ok_errnos=command.ok_errnos)
+
     def mon_command(self, prefix: str, *, inbuf: bytes = b"", **args: object) -> Any:
-        ret, out, status = self._run(self._rados.mon_command, prefix, inbuf, args)
+        ret, out, status = self._call(self._rados.mon_command, prefix, build_command(prefix, **args), inbuf)
         return parse_reply(prefix, ret, out, status)
 
     def mgr_command(self, prefix: str, *, inbuf: bytes = b"", **args: object) -> Any:
-        ret, out, status = self._run(self._rados.mgr_command, prefix, inbuf, args)
+        ret, out, status = self._call(self._rados.mgr_command, prefix, build_command(prefix, **args), inbuf)
         return parse_reply(prefix, ret, out, status)
 
-    def _run(self, fn: Any, prefix: str, inbuf: bytes, args: dict[str, object]) -> tuple[int, bytes, str]:
+    def _call(self, fn: Any, prefix: str, body: str, inbuf: bytes) -> tuple[int, bytes, str]:
+        # librados ignores the binding's per-call timeout argument; rados_mon_op_timeout bounds mon
+        # commands, and the session bounds everything from the outside.
         try:
-            ret, out, status = fn(build_command(prefix, **args), inbuf, timeout=self._timeout)
+            ret, out, status = fn(body, inbuf, timeout=self._timeout)
         except rados.Error as exc:
             raise CephCommandError(prefix, exc.errno or 0, str(exc)) from exc
         return int(ret), bytes(out), str(status)
@@ -72,3 +122,29 @@ class CephClient:
             yield ctx
         finally:
             ctx.close()
+
+    def list_rbd_images(self, pool: str) -> list[str]:
+        """Names of the RBD images in ``pool`` (empty when it has none or is not an RBD pool)."""
+        with self.ioctx(pool) as ctx:
+            try:
+                return sorted(str(name) for name in rbd.RBD().list(ctx))
+            except rbd.Error as exc:
+                raise CephCommandError("rbd ls", exc.errno or 0, str(exc)) from exc
+
+    def create_rbd_image(self, pool: str, name: str, size: int) -> None:
+        with self.ioctx(pool) as ctx:
+            try:
+                rbd.RBD().create(ctx, name, size)
+            except rbd.ImageExists:
+                pass
+            except rbd.Error as exc:
+                raise CephCommandError("rbd create", exc.errno or 0, str(exc)) from exc
+
+    def remove_rbd_image(self, pool: str, name: str) -> None:
+        with self.ioctx(pool) as ctx:
+            try:
+                rbd.RBD().remove(ctx, name)
+            except rbd.ImageNotFound:
+                pass
+            except rbd.Error as exc:
+                raise CephCommandError("rbd rm", exc.errno or 0, str(exc)) from exc

@@ -1,12 +1,23 @@
-"""``ceph status`` -> a typed ClusterStatus (pure parser; ``observe_status`` runs the command)."""
+"""``ceph status`` and ``ceph version`` -> typed values (pure parsers; ``observe_status`` runs the command)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from storage_operator.ceph.command import Command, mon
+
 if TYPE_CHECKING:
-    from storage_operator.ceph.client import CephClient
+    from storage_operator.ceph.command import CommandRunner
+
+# Ceph's health as the number Prometheus conventions (and the mgr's own exporter) use.
+HEALTH_CODES = {"HEALTH_OK": 0, "HEALTH_WARN": 1, "HEALTH_ERR": 2}
+
+
+@dataclass(frozen=True)
+class HealthCheck:
+    severity: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -27,10 +38,19 @@ class ClusterStatus:
     bytes_available: int
     mds_up: int
     mds_standby: int
+    checks: dict[str, HealthCheck] = field(default_factory=dict)
 
     @property
     def all_pgs_active_clean(self) -> bool:
         return all(state == "active+clean" for state in self.pgs_by_state)
+
+
+def build_status() -> Command:
+    return mon("status", what="read cluster status")
+
+
+def build_version() -> Command:
+    return mon("version", what="read the monitor's version")
 
 
 def parse_status(doc: dict[str, Any]) -> ClusterStatus:
@@ -41,10 +61,17 @@ def parse_status(doc: dict[str, Any]) -> ClusterStatus:
     pgmap = doc.get("pgmap", {})
     fsmap = doc.get("fsmap", {})
     monmap = doc.get("monmap", {})
+    checks = {
+        str(name): HealthCheck(
+            severity=str(check.get("severity", "HEALTH_WARN")),
+            message=str(check.get("summary", {}).get("message", name)),
+        )
+        for name, check in health.get("checks", {}).items()
+    }
     return ClusterStatus(
         fsid=str(doc.get("fsid", "")),
         health=str(health.get("status", "HEALTH_UNKNOWN")),
-        health_checks=tuple(sorted(health.get("checks", {}))),
+        health_checks=tuple(sorted(checks)),
         mons=int(monmap.get("num_mons", len(monmap.get("mons", [])))),
         quorum=tuple(doc.get("quorum_names", [])),
         mgr_available=bool(doc.get("mgrmap", {}).get("available", False)),
@@ -58,8 +85,16 @@ def parse_status(doc: dict[str, Any]) -> ClusterStatus:
         bytes_available=int(pgmap.get("bytes_avail", 0)),
         mds_up=int(fsmap.get("up", 0)),
         mds_standby=int(fsmap.get("up:standby", 0)),
+        checks=checks,
     )
 
 
-def observe_status(ceph: CephClient) -> ClusterStatus:
-    return parse_status(ceph.mon_command("status"))
+def parse_version(doc: dict[str, Any]) -> str:
+    """'ceph version 16.2.15 (618f...) pacific (stable)' -> '16.2.15'."""
+    text = str(doc.get("version", ""))
+    parts = text.split()
+    return parts[2] if len(parts) > 2 and parts[0] == "ceph" else text
+
+
+def observe_status(ceph: CommandRunner) -> ClusterStatus:
+    return parse_status(ceph.run(build_status()))

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from kubernetes import client
 
-from storage_operator.errors import Conflict
+from storage_operator.errors import Conflict, NotReady
 from storage_operator.kube.errors import api_errors
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -100,3 +100,17 @@ def observe_node_names(api: client.ApiClient) -> list[str]:
     with api_errors():
         nodes = client.CoreV1Api(api).list_node()
     return sorted(n.metadata.name for n in nodes.items if n.metadata and n.metadata.name)
+
+
+def request_token(
+    api: client.ApiClient, *, namespace: str, service_account: str, audiences: list[str], seconds: int
+) -> str:
+    """A token for the ServiceAccount from the TokenRequest API (what a pod's projected volume holds)."""
+    body = client.AuthenticationV1TokenRequest(
+        spec=client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds)
+    )
+    with api_errors():
+        done = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, body)
+    if done.status is None or not done.status.token:
+        raise NotReady(f"no token issued for {namespace}/{service_account}")
+    return str(done.status.token)

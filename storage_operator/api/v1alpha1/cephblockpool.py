@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import APIModel, CommonStatus, LocalObjectReference
-from storage_operator.api.v1alpha1.pool import PoolSpec
+from storage_operator.api.meta import CommonStatus, LocalObjectReference
+from storage_operator.api.v1alpha1.pool import ADOPTION_CONFIRMATION_HELP, PoolQuotaStatus, PoolSpec, PoolUsage
 
 
 class CephBlockPoolSpec(PoolSpec):
@@ -26,17 +26,23 @@ class CephBlockPoolSpec(PoolSpec):
         pattern=r"^[a-z0-9_-]+$",
         description="Pool application tag: rbd, rgw, cephfs, ...",
     )
-
-
-class PoolUsage(APIModel):
-    bytes_used: int = Field(0, ge=0)
-    objects: int = Field(0, ge=0)
-    percent_used: float = Field(0, ge=0, le=100)
-    max_available_bytes: int = Field(0, ge=0, description="What can still be written (after replication).")
-    used: str | None = Field(None, description="bytesUsed, human-readable.")
+    confirm_adoption_changes: bool = Field(
+        False,
+        description=ADOPTION_CONFIRMATION_HELP,
+    )
 
 
 class CephBlockPoolStatus(CommonStatus):
     phase: Literal["Pending", "Progressing", "Ready", "Failure", "Deleting"] | None = None
+    pool_name: str | None = Field(None, description="The pool's name in Ceph.")
     pool_id: int | None = Field(None, ge=0, description="Ceph's pool id.")
     usage: PoolUsage | None = None
+    quotas: PoolQuotaStatus | None = Field(None, description="The quotas Ceph enforces on the pool now.")
+    adopted: bool | None = Field(
+        None, description="The pool existed in Ceph before this object (adopted, not created)."
+    )
+    pending_changes: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Differences from the spec that wait for spec.confirmAdoptionChanges (they move or drop data).",
+    )

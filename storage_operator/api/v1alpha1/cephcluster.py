@@ -195,6 +195,13 @@ class CephClusterSpec(APIModel):
     storage: StorageSpec = nested(StorageSpec, "Which devices become OSDs.")
     cleanup_policy: CleanupPolicy = nested(CleanupPolicy, "What deleting the cluster may destroy.")
     monitoring: MonitoringSpec = nested(MonitoringSpec, "Metrics.")
+    refresh_interval_seconds: int = Field(
+        30,
+        ge=2,
+        le=3600,
+        description="How often the operator reads health and capacity from Ceph into status (and re-checks "
+        "the cluster's pools and file systems).",
+    )
 
 
 class HealthCheck(APIModel):
@@ -240,9 +247,12 @@ class ClusterSummary(APIModel):
 
 
 class CephClusterStatus(CommonStatus):
-    phase: Literal["Pending", "Connecting", "Progressing", "Ready", "Warning", "Error", "Deleting"] | None = Field(
+    phase: (
+        Literal["Pending", "Connecting", "Progressing", "Ready", "Warning", "Error", "Failure", "Deleting"] | None
+    ) = Field(
         None,
-        description="Pending, Connecting, Progressing, Ready, Warning (Ceph reports HEALTH_WARN), Error, Deleting.",
+        description="Pending, Connecting, Progressing, Ready (HEALTH_OK), Warning (HEALTH_WARN), Error (HEALTH_ERR), "
+        "Failure (the operator cannot reach or use the cluster: the message says why), Deleting.",
     )
     ceph: CephStatus | None = None
     summary: ClusterSummary | None = None

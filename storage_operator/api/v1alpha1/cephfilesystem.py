@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from storage_operator.api.meta import APIModel, CommonStatus, LocalObjectReference, cel, nested, validations
-from storage_operator.api.v1alpha1.pool import PoolSpec
+from storage_operator.api.v1alpha1.pool import ADOPTION_CONFIRMATION_HELP, PoolSpec, PoolUsage
 
 
 class NamedPoolSpec(PoolSpec):
@@ -21,6 +21,13 @@ class NamedPoolSpec(PoolSpec):
 class MetadataServerSpec(APIModel):
     active_count: int = Field(1, ge=1, le=16, description="Active MDS daemons (max_mds).")
     active_standby: bool = Field(True, description="Keep a standby-replay MDS per active one for fast failover.")
+    standby_count: int = Field(
+        1,
+        ge=0,
+        le=16,
+        description="Spare standby MDS daemons Ceph warns about when missing (standby_count_wanted); "
+        "standby-replay daemons do not count.",
+    )
 
 
 class CephFilesystemSpec(APIModel):
@@ -56,6 +63,7 @@ class CephFilesystemSpec(APIModel):
     preserve_filesystem_on_delete: bool = Field(
         True, description="Keep the Ceph file system and its pools when this object is deleted."
     )
+    confirm_adoption_changes: bool = Field(False, description=ADOPTION_CONFIRMATION_HELP)
 
 
 class MDSCounts(APIModel):
@@ -64,7 +72,24 @@ class MDSCounts(APIModel):
     standby_replay: int = Field(0, ge=0)
 
 
+class FilesystemPoolStatus(APIModel):
+    name: str = Field(description="The pool's name in Ceph.")
+    role: Literal["metadata", "data"]
+    pool_id: int | None = Field(None, ge=0)
+    usage: PoolUsage | None = None
+
+
 class CephFilesystemStatus(CommonStatus):
     phase: Literal["Pending", "Progressing", "Ready", "Failure", "Deleting"] | None = None
+    fs_name: str | None = Field(None, description="The file system's name in Ceph.")
     fscid: int | None = Field(None, ge=0, description="Ceph's file system id.")
     mds: MDSCounts | None = None
+    pools: list[FilesystemPoolStatus] = Field(default_factory=list, max_length=16)
+    adopted: bool | None = Field(
+        None, description="The file system existed in Ceph before this object (adopted, not created)."
+    )
+    pending_changes: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Differences from the spec that wait for spec.confirmAdoptionChanges (they move or drop data).",
+    )

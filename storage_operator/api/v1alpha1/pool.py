@@ -10,6 +10,12 @@ from storage_operator.api.meta import DEVICE_CLASS, DEVICE_CLASS_MAX, APIModel, 
 
 FailureDomain = Literal["osd", "host"]
 
+ADOPTION_CONFIRMATION_HELP = (
+    "Apply this spec to a pool (or file system) that existed before this object even where that moves or "
+    "drops data: a smaller size, another failure domain, device class or CRUSH rule. Until true, such "
+    "differences are listed in status.pendingChanges and nothing of them is applied."
+)
+
 
 class ReplicatedSpec(APIModel):
     model_config = APIModel.model_config | {
@@ -19,11 +25,23 @@ class ReplicatedSpec(APIModel):
                 "replicated.size 1 keeps a single copy of the data: set requireSafeReplicaSize: false to confirm",
                 field_path=".size",
                 reason="FieldValueForbidden",
-            )
+            ),
+            cel(
+                "!has(self.minSize) || self.minSize <= self.size",
+                "replicated.minSize cannot be larger than replicated.size",
+                field_path=".minSize",
+                reason="FieldValueInvalid",
+            ),
         )
     }
 
     size: int = Field(3, ge=1, le=10, description="Copies of each object (1..10).")
+    min_size: int | None = Field(
+        None,
+        ge=1,
+        le=10,
+        description="Copies that must be up for I/O to continue; default size - size/2 (2 of 3), as Ceph's own.",
+    )
     require_safe_replica_size: bool = Field(
         True, description="Refuse sizes that cannot survive the loss of a failure domain (size 1)."
     )
@@ -52,6 +70,38 @@ POOL_KIND_RULE = cel(
     reason="FieldValueInvalid",
 )
 
+# `ceph osd pool set` variables a spec may set through `parameters`. Everything else is either a field of
+# its own (size, min_size, crush_rule, quotas, target_size_ratio), irreversible, or not ours to touch.
+POOL_PARAMETERS = (
+    "compression_mode",
+    "compression_algorithm",
+    "compression_required_ratio",
+    "compression_min_blob_size",
+    "compression_max_blob_size",
+    "csum_type",
+    "csum_min_block",
+    "csum_max_block",
+    "pg_autoscale_mode",
+    "pg_num_min",
+    "pg_num_max",
+    "bulk",
+    "target_size_bytes",
+    "fast_read",
+    "deep_scrub_interval",
+    "scrub_min_interval",
+    "scrub_max_interval",
+    "recovery_priority",
+    "recovery_op_priority",
+    "noscrub",
+    "nodeep-scrub",
+)
+_ALLOWED = ", ".join(f"'{p}'" for p in POOL_PARAMETERS)
+PARAMETERS_RULE = cel(
+    f"self.all(k, k in [{_ALLOWED}])",
+    "parameters may only set: " + ", ".join(POOL_PARAMETERS),
+    reason="FieldValueInvalid",
+)
+
 
 class PoolSpec(APIModel):
     """How a pool stores its data. Exactly one of ``replicated`` and ``erasureCoded``."""
@@ -71,5 +121,27 @@ class PoolSpec(APIModel):
     parameters: dict[str, str] = Field(
         default_factory=dict,
         max_length=32,
-        description="Extra `ceph osd pool set` variables, e.g. compression_mode: aggressive.",
+        description="Extra `ceph osd pool set` variables, e.g. compression_mode: aggressive (allowed: "
+        + ", ".join(POOL_PARAMETERS)
+        + ").",
+        json_schema_extra={
+            "additionalProperties": {"type": "string", "maxLength": 128},
+            **validations(PARAMETERS_RULE),
+        },
     )
+
+
+class PoolUsage(APIModel):
+    """What a pool holds, from `ceph df detail`."""
+
+    stored_bytes: int = Field(0, ge=0, description="User data stored (before replication).")
+    bytes_used: int = Field(0, ge=0, description="Raw space used (after replication or erasure coding).")
+    objects: int = Field(0, ge=0)
+    percent_used: float = Field(0, ge=0, le=100)
+    max_available_bytes: int = Field(0, ge=0, description="What can still be written (after replication).")
+    used: str | None = Field(None, description="storedBytes, human-readable.")
+
+
+class PoolQuotaStatus(APIModel):
+    max_bytes: int = Field(0, ge=0, description="0: no limit.")
+    max_objects: int = Field(0, ge=0, description="0: no limit.")

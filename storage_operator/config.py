@@ -1,0 +1,60 @@
+"""The operator's settings: every environment variable it reads, in one place (pydantic-settings).
+
+Each field is read from ``STORAGE_OPERATOR_<NAME>`` (``KUBECONFIG`` and ``POD_NAME`` too, where noted);
+command-line flags of ``storage-operator operator`` override them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_identity() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class OperatorConfig(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="STORAGE_OPERATOR_", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    namespace: str = Field(
+        "storage-system",
+        description="The operator's own namespace: its leader-election Lease and the Secrets it may read.",
+        validation_alias=AliasChoices("STORAGE_OPERATOR_NAMESPACE", "POD_NAMESPACE"),
+    )
+    identity: str = Field(
+        default_factory=_default_identity,
+        description="This replica's name in the Lease (the pod name in a cluster, so a restarted container "
+        "takes its lease back at once).",
+        validation_alias=AliasChoices("STORAGE_OPERATOR_IDENTITY", "POD_NAME"),
+    )
+    kubeconfig: Path | None = Field(
+        None,
+        description="Kubeconfig to use; unset: the pod's ServiceAccount (in-cluster).",
+        validation_alias=AliasChoices("STORAGE_OPERATOR_KUBECONFIG", "KUBECONFIG"),
+    )
+    http_host: str = Field("0.0.0.0", description="Address of /metrics, /healthz and /readyz.")  # noqa: S104
+    http_port: int = Field(8080, ge=1, le=65535, description="Port of /metrics, /healthz and /readyz.")
+    lease_name: str = Field("storage-operator", description="Name of the leader-election Lease.")
+    lease_duration: int = Field(15, ge=2, description="Seconds a leader's lease lasts without renewal.")
+    renew_deadline: int = Field(10, ge=1, description="Seconds a leader keeps trying to renew before it steps down.")
+    retry_period: float = Field(2.0, gt=0, description="Seconds between lease attempts and renewals.")
+    ceph_workers: int = Field(4, ge=1, le=64, description="Concurrent librados calls per Ceph cluster.")
+    ceph_connect_timeout: int = Field(10, ge=1, description="Seconds to reach a cluster's monitors.")
+    ceph_op_timeout: int = Field(15, ge=1, description="Seconds one Ceph command may take.")
+    kube_workers: int = Field(8, ge=1, le=64, description="Concurrent Kubernetes API calls.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")
+
+    @model_validator(mode="after")
+    def _renew_before_expiry(self) -> OperatorConfig:
+        if not self.retry_period < self.renew_deadline < self.lease_duration:
+            raise ValueError("leader election needs retry_period < renew_deadline < lease_duration")
+        return self

@@ -1,0 +1,109 @@
+"""CephCluster: keep its status true (health, capacity, OSDs, mons), and hold its deletion while pools
+or file systems still use it. External mode only; a managed cluster is told it is not supported yet."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+import kopf
+
+from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec, CephClusterStatus
+from storage_operator.ceph.observe import observe_cluster
+from storage_operator.ceph.status import HEALTH_CODES
+from storage_operator.ceph.world import ClusterObservation
+from storage_operator.controllers.errors import failure_of
+from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.runtime import Body, Runtime
+from storage_operator.errors import StorageError
+from storage_operator.kube import objects
+from storage_operator.reconcile.cluster import Failure, fold_connected, fold_failure, fold_managed
+from storage_operator.reconcile.deletion import cluster_blockers, fold_blocked
+from storage_operator.reconcile.events import Event
+
+KIND = "CephCluster"
+
+
+def _status(body: Body) -> CephClusterStatus | None:
+    raw = dict(body.get("status") or {})
+    raw.pop("kopf", None)
+    return CephClusterStatus.model_validate(raw) if raw else None
+
+
+async def reconcile(rt: Runtime, body: Body) -> Outcome:
+    meta = body["metadata"]
+    namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    spec = CephClusterSpec.model_validate(body.get("spec") or {})
+    previous = _status(body)
+    now = datetime.now(UTC)
+    if not spec.external.enable:
+        fold = fold_managed(spec, previous, generation=generation, now=now)
+        await rt.write_status(KIND, body, previous, fold.status, fold.events)
+        return Outcome(ok=True, recheck=None)  # nothing to retry until the spec changes
+    error: BaseException | None = None
+    try:
+        connection = await rt.connection(namespace, name, spec)
+        session = rt.sessions.get(f"{namespace}/{name}", connection)
+        observed = await observe_cluster(session)
+    except StorageError as exc:
+        error = exc
+        reason, message = failure_of(exc)
+        fold = fold_failure(spec, previous, Failure(reason, message), generation=generation, now=now)
+        rt.metrics.ceph_connected.labels(namespace, name).set(0)
+        _forget_health(rt, namespace, name)
+    else:
+        fold = fold_connected(spec, previous, observed, generation=generation, now=now)
+        _export(rt, namespace, name, observed)
+    await rt.write_status(KIND, body, previous, fold.status, fold.events)
+    refresh = float(spec.refresh_interval_seconds)
+    if error is not None:
+        return Outcome(ok=False, recheck=refresh, error=error)
+    return Outcome(ok=True, recheck=refresh)
+
+
+def _export(rt: Runtime, namespace: str, name: str, observed: ClusterObservation) -> None:
+    m, labels = rt.metrics, (namespace, name)
+    s, df = observed.status, observed.df
+    m.ceph_connected.labels(*labels).set(1)
+    if s.health in HEALTH_CODES:
+        m.ceph_health.labels(*labels).set(HEALTH_CODES[s.health])
+    m.ceph_capacity.labels(*labels).set(df.total_bytes)
+    m.ceph_used.labels(*labels).set(df.used_bytes)
+    m.ceph_available.labels(*labels).set(df.available_bytes)
+    m.ceph_osds.labels(*labels).set(s.osds)
+    m.ceph_osds_up.labels(*labels).set(s.osds_up)
+    m.ceph_osds_in.labels(*labels).set(s.osds_in)
+
+
+def _forget_health(rt: Runtime, namespace: str, name: str) -> None:
+    with contextlib.suppress(KeyError):
+        rt.metrics.ceph_health.remove(namespace, name)
+
+
+def _uses(item: Body, cluster: str, only_cluster: bool) -> bool:
+    ref = (item.get("spec") or {}).get("clusterRef") or {}
+    return ref.get("name") == cluster or (not ref.get("name") and only_cluster)
+
+
+async def delete(rt: Runtime, body: Body) -> None:
+    """Let the object go only when no CephBlockPool or CephFilesystem of this cluster is left."""
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    clusters = await rt.kube(objects.list_objects, rt.api, KIND, namespace)
+    only = len(clusters) == 1
+    pools = await rt.kube(objects.list_objects, rt.api, "CephBlockPool", namespace)
+    filesystems = await rt.kube(objects.list_objects, rt.api, "CephFilesystem", namespace)
+    blockers = cluster_blockers(
+        sorted(p["metadata"]["name"] for p in pools if _uses(p, name, only)),
+        sorted(f["metadata"]["name"] for f in filesystems if _uses(f, name, only)),
+    )
+    if blockers:
+        previous = _status(body) or CephClusterStatus()
+        status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
+        await rt.write_status(KIND, body, previous, status, events)
+        raise kopf.TemporaryError(status.message or "deletion blocked", delay=5)
+    await rt.sessions.drop(f"{namespace}/{name}")
+    rt.metrics.forget_cluster(namespace, name)
+    spec = CephClusterSpec.model_validate(body.get("spec") or {})
+    if spec.external.enable:
+        await rt.post(body, Event.normal("Deleted", "disconnected; nothing in the external cluster was changed"))

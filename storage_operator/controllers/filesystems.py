@@ -1,0 +1,134 @@
+"""CephFilesystem: pools, `fs new`, data pools, MDS settings and status; deletion only without subvolumes
+(and kept altogether with preserveFilesystemOnDelete)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import kopf
+
+from storage_operator.api.v1alpha1.cephfilesystem import CephFilesystemSpec, CephFilesystemStatus
+from storage_operator.ceph import fs as cephfs
+from storage_operator.ceph.observe import delete_pools, list_subvolumes, observe_fsmap, observe_pool_world
+from storage_operator.controllers.errors import DELETION_RECHECK, failure_of
+from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.runtime import Body, ClusterHandle, Runtime
+from storage_operator.errors import NotReady, StorageError
+from storage_operator.reconcile.deletion import filesystem_blockers, fold_blocked
+from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.filesystems import (
+    bind_existing,
+    desired_filesystem,
+    fold_filesystem_status,
+    plan_filesystem,
+)
+from storage_operator.reconcile.pools import leftovers_of, owner_tag
+
+KIND = "CephFilesystem"
+
+
+def _status(body: Body) -> CephFilesystemStatus | None:
+    raw = dict(body.get("status") or {})
+    raw.pop("kopf", None)
+    return CephFilesystemStatus.model_validate(raw) if raw else None
+
+
+async def reconcile(rt: Runtime, body: Body) -> Outcome:
+    meta = body["metadata"]
+    namespace, generation = meta["namespace"], meta.get("generation")
+    spec = CephFilesystemSpec.model_validate(body.get("spec") or {})
+    previous = _status(body)
+    desired = desired_filesystem(str(meta["name"]), spec, owner=owner_tag(KIND, namespace, str(meta["uid"])))
+    now = datetime.now(UTC)
+    cluster: ClusterHandle | None = None
+    try:
+        cluster = await rt.cluster(namespace, spec.cluster_ref.name if spec.cluster_ref else None)
+        profiles = [p.profile_name for p in desired.pools if p.ec is not None]
+        world = await observe_pool_world(cluster.session, profiles=profiles)
+        fsmap = await observe_fsmap(cluster.session)
+        existing = fsmap.filesystems.get(desired.name)
+        meta_pool = world.pool_by_id(existing.metadata_pool_id) if existing else world.pools.get(desired.metadata.name)
+        foreign = await rt.live_owner(meta_pool.owner if meta_pool else None, desired.metadata.owner)
+        plan = plan_filesystem(desired, world, fsmap, confirm=spec.confirm_adoption_changes, foreign_owner=foreign)
+        applied: list[str] = []
+        if plan.refusal is None and any(plan.stages):
+            applied = await cluster.session.run_stages(plan.stages)
+            world = await observe_pool_world(cluster.session)
+            fsmap = await observe_fsmap(cluster.session)
+        fold = fold_filesystem_status(
+            previous,
+            desired=plan.desired,
+            generation=generation,
+            now=now,
+            plan=plan,
+            applied=applied,
+            world=world,
+            fsmap=fsmap,
+        )
+    except StorageError as exc:
+        fold = fold_filesystem_status(
+            previous, desired=desired, generation=generation, now=now, plan=None, error=failure_of(exc)
+        )
+        await rt.write_status(KIND, body, previous, fold.status, fold.events)
+        return Outcome(ok=False, recheck=cluster.refresh_seconds if cluster else None, error=exc)
+    await rt.write_status(KIND, body, previous, fold.status, fold.events)
+    return Outcome(ok=True, recheck=cluster.refresh_seconds)
+
+
+async def delete(rt: Runtime, body: Body) -> None:
+    meta = body["metadata"]
+    namespace, name = meta["namespace"], str(meta["name"])
+    spec = CephFilesystemSpec.model_validate(body.get("spec") or {})
+    if spec.preserve_filesystem_on_delete:
+        await rt.post(
+            body,
+            Event.normal("FilesystemKept", f"file system {name} and its pools are kept (preserveFilesystemOnDelete)"),
+        )
+        return
+    mine = owner_tag(KIND, namespace, str(meta["uid"]))
+    try:
+        cluster = await rt.cluster(namespace, spec.cluster_ref.name if spec.cluster_ref else None)
+    except NotReady as exc:
+        await rt.post(body, Event.warning("FilesystemLeftInCeph", f"file system {name} (if any) is left: {exc}"))
+        return
+    session = cluster.session
+    desired = desired_filesystem(name, spec, owner=mine)
+    world = await observe_pool_world(session)
+    fsmap = await observe_fsmap(session)
+    fs = fsmap.filesystems.get(name)
+    if fs is not None:
+        desired = bind_existing(desired, fs, world)
+        names = {p.name for p in world.pools.values() if p.pool_id in (fs.metadata_pool_id, *fs.data_pool_ids)}
+    else:
+        names = {p.name for p in desired.pools if p.name in world.pools}
+    ours = sorted(n for n in names if world.pools[n].owner == mine)
+    meta_pool = world.pools.get(desired.metadata.name)
+    if fs is not None and (meta_pool is None or meta_pool.owner != mine):
+        await rt.post(
+            body,
+            Event.normal(
+                "FilesystemLeftInCeph",
+                f"file system {name} is left in Ceph: this object never took it over (adoption waiting for "
+                "confirmation, or another owner)",
+            ),
+        )
+        return
+    subvolumes = await list_subvolumes(session, name) if fs is not None and fs.active else None
+    if fs is None:
+        subvolumes = []
+    data_pools = [p.name for p in world.pools.values() if fs is not None and p.pool_id in fs.data_pool_ids]
+    if fs is None:
+        data_pools = [p.name for p in desired.data if p.name in world.pools]
+    objects_in = {p: world.df.pools[p].objects for p in data_pools if p in world.df.pools}
+    blockers = filesystem_blockers(name, subvolumes=subvolumes, data_objects=objects_in)
+    if blockers:
+        previous = _status(body) or CephFilesystemStatus()
+        status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
+        await rt.write_status(KIND, body, previous, status, events)
+        raise kopf.TemporaryError(status.message or "deletion blocked", delay=DELETION_RECHECK)
+    if fs is not None:
+        await session.run_stages([[cephfs.build_fs_fail(name)], [cephfs.build_fs_rm(name)]])
+    await delete_pools(session, ours)
+    for pool in ours:
+        await session.run_stages([leftovers_of(world.pools[pool], world)])
+    await rt.post(body, Event.normal("Deleted", f"removed file system {name} and its pools {', '.join(ours)}"))

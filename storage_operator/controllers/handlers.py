@@ -1,0 +1,63 @@
+"""The kopf handlers of every kind, registered on a fresh registry per leadership term.
+
+Thin on purpose: each kind gets a daemon running its reconcile loop, a watch hook that wakes the loop
+when the spec changes, and a deletion handler (kopf keeps a finalizer while one exists). Objects
+annotated ``storage.baremetal.io/paused: "true"`` match none of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from storage_operator.api.meta import GROUP, PAUSED_ANNOTATION, VERSION
+from storage_operator.api.v1alpha1 import kind_named
+from storage_operator.controllers import clusters, filesystems, pools
+from storage_operator.controllers.errors import to_kopf
+from storage_operator.controllers.loop import Reconcile, note_change, run_loop
+from storage_operator.controllers.runtime import Body, Runtime
+from storage_operator.errors import StorageError
+
+Delete = Callable[[Runtime, Body], Awaitable[None]]
+CONTROLLERS: tuple[tuple[str, Reconcile, Delete], ...] = (
+    (clusters.KIND, clusters.reconcile, clusters.delete),
+    (pools.KIND, pools.reconcile, pools.delete),
+    (filesystems.KIND, filesystems.reconcile, filesystems.delete),
+)
+# A daemon being stopped (deletion, pause, stepping down) gets this long to finish its pass.
+STOP_GRACE = 30.0
+
+
+def not_paused(annotations: kopf.Annotations, **_: Any) -> bool:
+    return str(annotations.get(PAUSED_ANNOTATION, "")).lower() != "true"
+
+
+def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
+    for kind, reconcile, delete in CONTROLLERS:
+        _register_kind(registry, rt, kind, reconcile, delete)
+
+
+def _register_kind(
+    registry: kopf.OperatorRegistry, rt: Runtime, kind: str, reconcile: Reconcile, delete: Delete
+) -> None:
+    plural = kind_named(kind).plural
+
+    @kopf.daemon(GROUP, VERSION, plural, registry=registry, when=not_paused, cancellation_timeout=STOP_GRACE)
+    async def loop(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
+        await run_loop(rt, kind, body, stopped, reconcile)
+
+    @kopf.on.event(GROUP, VERSION, plural, registry=registry)
+    def changed(body: kopf.Body, **_: Any) -> None:
+        note_change(rt, body)
+
+    @kopf.on.delete(GROUP, VERSION, plural, registry=registry, when=not_paused)
+    async def deleted(body: kopf.Body, **_: Any) -> None:
+        plain = dict(body)
+        try:
+            await delete(rt, plain)
+        except StorageError as exc:
+            raise to_kopf(exc) from exc
+        finally:
+            rt.forget(str(plain["metadata"]["uid"]))

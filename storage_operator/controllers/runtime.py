@@ -1,0 +1,188 @@
+"""What every controller of the operator process shares: the API client, Ceph sessions, metrics, and
+the helpers that turn a Kubernetes object into a Ceph session.
+
+The Kubernetes client blocks; its calls run on a thread pool of their own so they never stall the event
+loop (nor queue behind a slow Ceph cluster, whose calls have pools of their own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kubernetes import client
+from pydantic import BaseModel
+
+from storage_operator.api.meta import CommonStatus
+from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
+from storage_operator.ceph.connection import ConnectionSpec
+from storage_operator.ceph.session import ClusterSession, SessionRegistry
+from storage_operator.config import OperatorConfig
+from storage_operator.errors import CephUnavailable, KubeAPIError, NotFound, NotReady
+from storage_operator.kube import events as kube_events
+from storage_operator.kube import objects
+from storage_operator.metrics import Metrics
+from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.pools import parse_owner
+
+T = TypeVar("T")
+Body = dict[str, Any]
+log = logging.getLogger("storage_operator")
+
+
+@dataclass(frozen=True)
+class ClusterHandle:
+    """A CephCluster resolved for use: its body, a session to it, and how often to look again."""
+
+    namespace: str
+    name: str
+    body: Body
+    session: ClusterSession
+    refresh_seconds: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass
+class Runtime:
+    config: OperatorConfig
+    api: client.ApiClient
+    metrics: Metrics
+    sessions: SessionRegistry = field(init=False)
+    kicks: dict[str, asyncio.Event] = field(default_factory=dict)
+    seen_generation: dict[str, int] = field(default_factory=dict)
+    _kube_pool: ThreadPoolExecutor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.sessions = SessionRegistry(workers=self.config.ceph_workers)
+        self._kube_pool = ThreadPoolExecutor(max_workers=self.config.kube_workers, thread_name_prefix="kube")
+
+    async def kube(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._kube_pool, functools.partial(fn, *args, **kwargs))
+
+    async def close(self) -> None:
+        await self.sessions.close_all()
+        self._kube_pool.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ wake-ups
+    def kick(self, uid: str) -> asyncio.Event:
+        return self.kicks.setdefault(uid, asyncio.Event())
+
+    def forget(self, uid: str) -> None:
+        self.kicks.pop(uid, None)
+        self.seen_generation.pop(uid, None)
+
+    # ------------------------------------------------------------------ status and Events
+    async def write_status(
+        self, kind: str, body: Body, previous: CommonStatus | None, status: BaseModel, events: list[Event]
+    ) -> None:
+        """Patch the status when it changed, then post the Events (status first: Events describe it)."""
+        meta = body["metadata"]
+        wire = status.model_dump(by_alias=True, exclude_none=True, mode="json")
+        before = previous.model_dump(by_alias=True, exclude_none=True, mode="json") if previous else None
+        if wire != before:
+            # Fields the new status no longer has are removed (merge patch: null deletes).
+            removed = {k: None for k in (before or {}) if k not in wire}
+            try:
+                await self.kube(
+                    objects.patch_status, self.api, kind, meta["name"], meta.get("namespace"), wire | removed
+                )
+            except NotFound:
+                return  # deleted meanwhile: nothing to report on
+        for event in events:
+            await self.post(body, event)
+
+    async def post(self, body: Body, event: Event) -> None:
+        try:
+            await self.kube(
+                kube_events.post_event,
+                self.api,
+                body,
+                type_=event.type,
+                reason=event.reason,
+                message=event.message,
+                instance=self.config.identity,
+            )
+        except (KubeAPIError, NotFound) as exc:
+            log.warning("could not post event %s on %s: %s", event.reason, body["metadata"].get("name"), exc)
+
+    # ------------------------------------------------------------------ Ceph clusters
+    async def cluster(self, namespace: str, ref: str | None) -> ClusterHandle:
+        """The CephCluster a pool or file system names (or the namespace's only one), with a session."""
+        if ref is None:
+            found = await self.kube(objects.list_objects, self.api, "CephCluster", namespace)
+            if len(found) != 1:
+                raise NotReady(
+                    f"spec.clusterRef is not set and namespace {namespace} has {len(found)} CephClusters "
+                    "(it must have exactly one); set spec.clusterRef.name",
+                    delay=30,
+                )
+            body = found[0]
+        else:
+            try:
+                body = await self.kube(objects.get_object, self.api, "CephCluster", ref, namespace)
+            except NotFound:
+                raise NotReady(f"CephCluster {ref} does not exist in namespace {namespace}", delay=10) from None
+        name = str(body["metadata"]["name"])
+        spec = CephClusterSpec.model_validate(body.get("spec") or {})
+        if not spec.external.enable:
+            raise NotReady(
+                f"CephCluster {name} is in managed mode, which this version does not run yet; "
+                "point the object at an external cluster",
+                delay=300,
+            )
+        connection = await self.connection(namespace, name, spec)
+        session = self.sessions.get(f"{namespace}/{name}", connection)
+        return ClusterHandle(namespace, name, body, session, float(spec.refresh_interval_seconds))
+
+    async def connection(self, namespace: str, name: str, spec: CephClusterSpec) -> ConnectionSpec:
+        ref = spec.external.secret_ref
+        if ref is None:
+            raise CephUnavailable("SecretMissing", f"CephCluster {name} names no secretRef")
+        secret_ns = ref.namespace or namespace
+        where = f"Secret {secret_ns}/{ref.name}"
+        try:
+            data = await self.kube(objects.read_secret, self.api, secret_ns, ref.name)
+        except NotFound:
+            raise CephUnavailable("SecretMissing", f"{where} does not exist") from None
+        except KubeAPIError as exc:
+            if exc.status == 403:
+                raise CephUnavailable(
+                    "SecretForbidden",
+                    f"the operator may not read {where}: it reads Secrets only in its own namespace "
+                    f"{self.config.namespace}; keep the cluster's Secret there",
+                ) from None
+            raise
+        missing = [k for k in ("userID", "userKey") if not data.get(k)]
+        if missing:
+            raise CephUnavailable("SecretInvalid", f"{where} has no {' or '.join(missing)}")
+        return ConnectionSpec(
+            mon_hosts=tuple(spec.external.mon_hosts),
+            user_id=data["userID"].strip().removeprefix("client."),
+            key=data["userKey"].strip(),
+            expected_fsid=spec.external.fsid,
+            connect_timeout=self.config.ceph_connect_timeout,
+            op_timeout=self.config.ceph_op_timeout,
+        )
+
+    async def live_owner(self, owner: str | None, mine: str) -> str | None:
+        """The name of the live object that owns a Ceph pool tagged ``owner``, when that is not us."""
+        if owner is None or owner == mine:
+            return None
+        parsed = parse_owner(owner)
+        if parsed is None:
+            return None
+        kind, namespace, uid = parsed
+        try:
+            name = await self.kube(objects.exists_with_uid, self.api, kind, namespace, uid)
+        except (KeyError, KubeAPIError):
+            return None
+        return f"{kind} {namespace}/{name}" if name else None

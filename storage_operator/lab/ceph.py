@@ -25,7 +25,7 @@ from storage_operator.lab.context import LabContext
 
 MON_ID = "a"
 MGR_ID = "x"
-MDS_ID = "a"
+MDS_IDS = "abcdefgh"
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,8 @@ osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
 # one host: replicate across OSDs, not hosts
 osd crush chooseleaf type = 0
-mon allow pool delete = true
+# No `mon allow pool delete`: like a production cluster, pools cannot be deleted unless someone allows
+# it for the moment (the operator does, for exactly the pools it deletes).
 mon data avail warn = 2
 mon data avail crit = 1
 mgr initial modules = prometheus
@@ -177,23 +178,28 @@ def start_ceph(ctx: LabContext) -> str:
     mgr = KeyringEntry(
         f"mgr.{MGR_ID}", generate_key(), {"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"}
     )
-    mds = KeyringEntry(
-        f"mds.{MDS_ID}",
-        generate_key(),
-        {
-            "mon": "allow profile mds",
-            "osd": "allow rw tag cephfs *=*",
-            "mds": "allow",
-            "mgr": "allow profile mds",
-        },
-    )
+    mds_ids = MDS_IDS[: config.mds_count]
+    mds = [
+        KeyringEntry(
+            f"mds.{mds_id}",
+            generate_key(),
+            {
+                "mon": "allow profile mds",
+                "osd": "allow rw tag cephfs *=*",
+                "mds": "allow",
+                "mgr": "allow profile mds",
+            },
+        )
+        for mds_id in mds_ids
+    ]
     mon = KeyringEntry("mon.", generate_key(), {"mon": "allow *"})
     _write_secret(layout.admin_keyring, render_keyring([admin]))
     _write_secret(layout.daemon_dir(f"mgr.{MGR_ID}") / "keyring", render_keyring([mgr]))
-    _write_secret(layout.daemon_dir(f"mds.{MDS_ID}") / "keyring", render_keyring([mds]))
+    for entry in mds:
+        _write_secret(layout.daemon_dir(entry.entity) / "keyring", render_keyring([entry]))
     # The mon's store takes every initial key at mkfs; the combined keyring is removed right after.
     mkfs_keyring = layout.root / "mon.mkfs.keyring"
-    _write_secret(mkfs_keyring, render_keyring([mon, admin, mgr, mds]))
+    _write_secret(mkfs_keyring, render_keyring([mon, admin, mgr, *mds]))
     p = config.ports
     _run(
         [
@@ -236,10 +242,11 @@ def start_ceph(ctx: LabContext) -> str:
             ceph.mon_command("config set", who="mgr", name=f"mgr/prometheus/{name}", value=value, force=True)
         ctx.spawn(f"ceph-mgr.{MGR_ID}", [tool("ceph-mgr"), "-f", *conf, "-i", MGR_ID])
         osd_ids = _create_osds(ctx, ceph, layout, conf, setup_log)
-        ctx.spawn(f"ceph-mds.{MDS_ID}", [tool("ceph-mds"), "-f", *conf, "-i", MDS_ID])
+        for mds_id in mds_ids:
+            ctx.spawn(f"ceph-mds.{mds_id}", [tool("ceph-mds"), "-f", *conf, "-i", mds_id])
         status = probe.wait_for(
             "Ceph HEALTH_OK with every OSD up and in",
-            lambda: _healthy(ceph, len(osd_ids)),
+            lambda: _healthy(ceph, len(osd_ids), len(mds_ids)),
             timeout=120,
             interval=0.25,
             watch=tuple(r for r in ctx.state.processes if r.name.startswith("ceph-")),
@@ -249,7 +256,7 @@ def start_ceph(ctx: LabContext) -> str:
     probe.wait_for("ceph-mgr prometheus module", lambda: probe.http_ok(metrics), timeout=60)
     return (
         f"{version}: {status.health}, mon {MON_ID}, mgr {MGR_ID}, {status.osds_up}/{status.osds} OSDs up, "
-        f"mds {MDS_ID} standby"
+        f"{len(mds_ids)} MDS standing by ({', '.join(mds_ids)})"
     )
 
 
@@ -296,7 +303,7 @@ def _client(layout: CephLayout) -> CephClient:
     return CephClient(conffile=layout.conf, keyring=layout.admin_keyring, timeout=30)
 
 
-def _healthy(ceph: CephClient, osds: int) -> ClusterStatus | None:
+def _healthy(ceph: CephClient, osds: int, mds: int) -> ClusterStatus | None:
     s = observe_status(ceph)
     ok = (
         s.health == "HEALTH_OK"
@@ -305,7 +312,7 @@ def _healthy(ceph: CephClient, osds: int) -> ClusterStatus | None:
         and s.osds_up == osds
         and s.osds_in == osds
         and s.all_pgs_active_clean
-        and s.mds_standby + s.mds_up >= 1
+        and s.mds_standby + s.mds_up >= mds
         # capacity appears once the mgr has digested the OSDs' stats; until then it reads 0 bytes
         and s.bytes_total > 0
     )

@@ -66,6 +66,11 @@ class LabPorts:
         return self.base + 20
 
     @property
+    def operator_http(self) -> int:
+        """The lab operator's /metrics, /healthz and /readyz (tests run extra replicas on the next ports)."""
+        return self.base + 30
+
+    @property
     def ceph_msgr_min(self) -> int:
         return self.base + CEPH_MSGR_MIN_OFFSET
 
@@ -85,6 +90,7 @@ class LabPorts:
             "ceph-mon (msgr1)": self.mon_v1,
             "ceph-mgr prometheus": self.mgr_prometheus,
             "nfs-ganesha": self.nfs,
+            "storage-operator": self.operator_http,
         }
 
     def ceph_msgr_range(self) -> range:
@@ -164,6 +170,9 @@ class LabConfig:
     disk_size_bytes: int = 4 * GiB
     osd_count: int = 3
     osd_size_bytes: int = 3 * GiB
+    # The example file system wants one active MDS, a standby-replay and a spare standby; one more is
+    # left for tests (or a second file system) to take.
+    mds_count: int = 4
     # Namespace the operator runs in; the lab stores the Ceph admin Secret there.
     operator_namespace: str = "storage-system"
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from storage_operator.lab.controlplane import (
 )
 from storage_operator.lab.disks import attach_node_disks
 from storage_operator.lab.nfs import start_nfs
+from storage_operator.lab.operator import apply_examples, start_operator
 from storage_operator.lab.shell import write_shell_env
 from storage_operator.lab.state import LabState, ProcessRecord, StateStore, exclusive
 
@@ -53,6 +54,8 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("ceph", start_ceph),
     Step("ceph secret", store_ceph_secret),
     Step("nfs", start_nfs),
+    Step("operator", start_operator),
+    Step("examples", apply_examples),
     Step("shell", write_shell_env),
 )
 
@@ -72,6 +75,9 @@ LAB_PROGRAMS = frozenset(
     }
 )
 
+
+# The project's own processes run as `python -m storage_operator ...`; the leftover scan knows them by that.
+PYTHON_COMPONENT = b"storage_operator"
 
 STOP_LAST = frozenset({"etcd"})
 
@@ -262,6 +268,63 @@ class Lab:
         if problems:
             raise LabError("lab teardown left things behind: " + "; ".join(problems))
 
+    # ------------------------------------------------------------------ one process at a time (tests, benchmarks)
+    def stop_process(self, name: str, *, kill: bool = False) -> ProcessRecord:
+        """Stop one of the lab's processes (SIGTERM, or SIGKILL); its record stays for ``start_process``."""
+        with exclusive(self.config.paths.lock_file):
+            record = self._record(name)
+            if kill:
+                processes.kill(record)
+            else:
+                processes.stop([record], timeout=30)
+            return record
+
+    def start_process(self, name: str) -> ProcessRecord:
+        """Start a stopped process of the lab again, the same way; the record gets the new PID."""
+        with exclusive(self.config.paths.lock_file):
+            state = self._loaded()
+            record = self._record(name, state)
+            if processes.is_running(record):
+                raise LabError(f"{name} (pid {record.pid}) is still running")
+            fresh = processes.respawn(record)
+            state.processes = [fresh if p.name == name else p for p in state.processes]
+            self.store.save(state)
+            return fresh
+
+    def spawn(
+        self, name: str, argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+    ) -> ProcessRecord:
+        """Start one more process as part of the lab (teardown stops it with the rest)."""
+        with exclusive(self.config.paths.lock_file):
+            state = self._loaded()
+            if any(p.name == name for p in state.processes):
+                raise LabError(f"the lab already has a process named {name}")
+            record = processes.spawn(name, argv, log=self.config.paths.log(name), env=env, cwd=cwd)
+            state.processes.append(record)
+            self.store.save(state)
+            return record
+
+    def forget_process(self, name: str) -> None:
+        """Stop a process started with ``spawn`` and drop it from the record."""
+        with exclusive(self.config.paths.lock_file):
+            state = self._loaded()
+            record = self._record(name, state)
+            processes.stop([record], timeout=30)
+            state.processes = [p for p in state.processes if p.name != name]
+            self.store.save(state)
+
+    def _loaded(self) -> LabState:
+        state = self.store.load()
+        if state is None:
+            raise LabError(f"no lab at {self.config.root}")
+        return state
+
+    def _record(self, name: str, state: LabState | None = None) -> ProcessRecord:
+        found = (state or self._loaded()).process(name)
+        if found is None:
+            raise LabError(f"the lab has no process named {name}")
+        return found
+
     # ------------------------------------------------------------------ observation
     def state(self) -> LabState | None:
         return self.store.load()
@@ -285,7 +348,8 @@ class Lab:
                 exe = (entry / "exe").readlink().name
             except OSError:
                 continue
-            if exe not in LAB_PROGRAMS or not any(r.encode() in a for r in roots for a in argv):
+            ours = exe in LAB_PROGRAMS or (exe.startswith("python") and PYTHON_COMPONENT in argv)
+            if not ours or not any(r.encode() in a for r in roots for a in argv):
                 continue
             stat = processes.proc_stat(int(entry.name))
             if stat is None or stat[0] == "Z":

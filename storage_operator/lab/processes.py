@@ -61,8 +61,12 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> ProcessRecord:
-    """Start ``argv`` in its own session with stdout/stderr appended to ``log``."""
+    """Start ``argv`` in its own session with stdout/stderr appended to ``log``.
+
+    ``env`` adds to (or overrides) the lab's own environment; it is recorded, so a restart matches.
+    """
     log.parent.mkdir(parents=True, exist_ok=True)
+    extra = dict(env or {})
     with log.open("ab") as out:
         try:
             proc = subprocess.Popen(
@@ -72,7 +76,7 @@ def spawn(
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: Ctrl-C on `make lab` does not reach it
                 close_fds=True,
-                env=dict(env) if env is not None else None,
+                env=os.environ | extra if extra else None,
                 cwd=cwd,
             )
         except FileNotFoundError as exc:
@@ -81,7 +85,25 @@ def spawn(
     stat = proc_stat(proc.pid)
     if stat is None:
         raise LabError(f"{name} exited at once; see {log}")
-    return ProcessRecord(name=name, pid=proc.pid, start_ticks=stat[1], argv0=str(argv[0]), log=str(log))
+    return ProcessRecord(
+        name=name,
+        pid=proc.pid,
+        start_ticks=stat[1],
+        argv0=str(argv[0]),
+        log=str(log),
+        argv=[str(a) for a in argv],
+        env=extra,
+        cwd=str(cwd) if cwd else None,
+    )
+
+
+def respawn(record: ProcessRecord) -> ProcessRecord:
+    """Start a recorded process again, the same way (same argv, environment, directory and log)."""
+    if not record.argv:
+        raise LabError(f"{record.name} was recorded without its command line; it cannot be restarted")
+    return spawn(
+        record.name, record.argv, log=Path(record.log), env=record.env, cwd=Path(record.cwd) if record.cwd else None
+    )
 
 
 def exited_early(record: ProcessRecord) -> str | None:
@@ -120,6 +142,18 @@ def stop(records: Iterable[ProcessRecord], *, timeout: float = 20.0) -> list[str
     if alive:
         raise LabError(f"could not stop {', '.join(r.name for r in alive)}")
     return killed
+
+
+def kill(record: ProcessRecord) -> None:
+    """SIGKILL, as a crash would end it, and wait until it is gone."""
+    if not is_running(record):
+        return
+    _signal(record, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while is_running(record) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if is_running(record):
+        raise LabError(f"{record.name} (pid {record.pid}) survived SIGKILL")
 
 
 def _signal(record: ProcessRecord, sig: signal.Signals) -> None:

@@ -29,6 +29,10 @@ class ProcessRecord(BaseModel):
     start_ticks: int
     argv0: str
     log: str
+    # To start it again the same way (tests stop and restart daemons): its argv and extra environment.
+    argv: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str | None = None
 
 
 class LoopRecord(BaseModel):

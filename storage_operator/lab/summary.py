@@ -6,12 +6,13 @@ meant to start; a part that does not answer says so instead.
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from storage_operator.ceph.client import CephClient
 from storage_operator.ceph.status import observe_status
-from storage_operator.errors import StorageError
+from storage_operator.errors import LabError, StorageError
 from storage_operator.kube.client import connect
 from storage_operator.kube.core import observe_node_names
 from storage_operator.lab.config import LabConfig
@@ -73,6 +74,11 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"NFS         nfs://127.0.0.1:{config.ports.nfs}{EXPORT_PSEUDO} (NFSv4.1) "
         f"-> {rel(paths.nfs_export)}: "
         f"{_observed(nfs)}",
+        f"Operator    http://127.0.0.1:{config.ports.operator_http}/metrics  (as ServiceAccount "
+        f"{config.operator_namespace}/storage-operator; log {rel(paths.log('storage-operator'))})",
+        "",
+        "$ kubectl get storage -A",
+        *_observed_lines(lambda: kubectl(config, "get", "storage", "-A")),
         "",
         "Use it:",
         f"  source {rel(paths.root / 'env')}     # KUBECONFIG, CEPH_CONF and the lab's kubectl on PATH",
@@ -81,6 +87,27 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"Logs: {rel(paths.logs)}/   State: {rel(paths.state_file)}   Stop: make lab-down",
     ]
     return lines
+
+
+def kubectl(config: LabConfig, *args: str) -> list[str]:
+    """The lab's kubectl as a user runs it, its output as lines."""
+    done = subprocess.run(
+        [str(config.root / "bin" / "kubectl"), "--kubeconfig", str(config.paths.kubeconfig), *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise LabError(done.stderr.strip() or f"kubectl exited {done.returncode}")
+    return done.stdout.rstrip("\n").splitlines()
+
+
+def _observed_lines(fn: Callable[[], list[str]]) -> list[str]:
+    try:
+        return fn()
+    except (StorageError, OSError, subprocess.SubprocessError) as exc:
+        return [f"not answering ({exc})"]
 
 
 def _size(device: str) -> int:

@@ -60,7 +60,7 @@ def _operator(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: bad operator settings: {exc}", file=sys.stderr)
         return 2
-    return run_operator(config)
+    run_operator(config)
 
 
 def build_parser() -> argparse.ArgumentParser:

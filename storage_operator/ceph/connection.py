@@ -55,13 +55,13 @@ def validate(spec: ConnectionSpec) -> None:
     if not spec.mon_hosts:
         raise CephUnavailable("InvalidAddress", "no monitor addresses given")
     for host in spec.mon_hosts:
-        if not MON_ADDRESS.match(host.strip()):
+        if not MON_ADDRESS.fullmatch(host.strip()):
             raise CephUnavailable(
                 "InvalidAddress",
                 f"monitor address {host!r} is not an address Ceph understands "
                 "(IP:PORT, a host name, or [v2:IP:PORT,v1:IP:PORT])",
             )
-    if not USER_ID.match(spec.user_id) or spec.user_id.startswith("client."):
+    if not USER_ID.fullmatch(spec.user_id) or spec.user_id.startswith("client."):
         raise CephUnavailable("InvalidKey", f"user id {spec.user_id!r} must be a bare name such as 'admin'")
     if not is_cephx_key(spec.key):
         raise CephUnavailable(

@@ -61,7 +61,6 @@ def build_profile_set(name: str, profile: ECProfile, *, force: bool = False) -> 
         name=name,
         profile=settings,
         force=True if force else None,
-        ok_errnos=frozenset() if force else frozenset({errno.EEXIST}),
         what=f"set erasure-code profile {name} to {profile.describe()}",
     )
 

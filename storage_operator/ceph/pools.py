@@ -65,11 +65,37 @@ def parse_pools(doc: list[dict[str, Any]]) -> dict[str, ObservedPool]:
                 str(app): {str(k): str(v) for k, v in (meta or {}).items()}
                 for app, meta in (raw.get("application_metadata") or {}).items()
             },
-            options={str(k): _option(v) for k, v in (raw.get("options") or {}).items()},
+            options=_options(raw, flags),
             ec_overwrites="ec_overwrites" in flags,
         )
         pools[pool.name] = pool
     return pools
+
+
+# `osd pool set` variables that `ls detail` reports as fields or flags of the pool, not under "options".
+TOP_LEVEL_OPTIONS = ("pg_autoscale_mode", "fast_read")
+FLAG_OPTIONS = ("noscrub", "nodeep-scrub", "bulk")
+
+
+def _options(raw: dict[str, Any], flags: list[str]) -> dict[str, str]:
+    options = {str(k): _option(v) for k, v in (raw.get("options") or {}).items()}
+    options.update({k: _option(raw[k]) for k in TOP_LEVEL_OPTIONS if k in raw})
+    options.update({k: "true" if k in flags else "false" for k in FLAG_OPTIONS})
+    return options
+
+
+BOOLEAN_OPTIONS = frozenset({"fast_read", *FLAG_OPTIONS})
+
+
+def normalize_option(var: str, value: str) -> str:
+    """A spec value as ``_options`` reports it: "1", "yes" and "true" are one boolean to Ceph."""
+    text = value.strip()
+    if var in BOOLEAN_OPTIONS:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return "true"
+        if text.lower() in ("0", "false", "no", "off"):
+            return "false"
+    return text
 
 
 def _option(value: object) -> str:

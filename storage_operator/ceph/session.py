@@ -30,8 +30,11 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 DEFAULT_WORKERS = 4
-# How long a call may wait for a free worker before the cluster is reported busy.
+# How long a call may wait for a free worker before the cluster is reported as not responding.
 SLOT_WAIT = 2.0
+# After the cluster failed to answer (no connection, a timeout), calls fail at once with the same reason
+# for this long instead of each waiting out its own timeout: threads do not pile up behind a dead monitor.
+FAIL_FAST = 5.0
 
 
 @dataclass
@@ -58,6 +61,7 @@ class ClusterSession:
         # Serializes the few multi-step admin sequences (e.g. enabling pool deletion around one `osd pool rm`).
         self.admin_lock = asyncio.Lock()
         self.connected_at: float | None = None
+        self._failure: tuple[float, CephUnavailable] | None = None
 
     # ------------------------------------------------------------------ public API
     async def call(self, command: Command, *, timeout: float | None = None) -> Any:
@@ -79,28 +83,45 @@ class ClusterSession:
     async def run(self, fn: Callable[[CephClient], T], *, what: str, timeout: float | None = None) -> T:
         if self._closed:
             raise CephUnavailable("Closed", f"the session to {self.spec.describe()} was closed")
+        self._fail_fast()
         loop = asyncio.get_running_loop()
-        # Waiting for a worker is bounded: a pool full of calls that do not return means "busy".
+        # Waiting for a worker is bounded: a pool full of calls that do not return means the cluster does not.
         try:
             await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT)
         except TimeoutError:
-            raise CephUnavailable(
-                "Busy",
-                f"all {self.workers} connections to {self.spec.describe()} are waiting for answers; "
-                "the cluster is not responding",
+            raise self._failed(
+                CephUnavailable(
+                    "Unreachable",
+                    f"{what}: all {self.workers} connections to {self.spec.describe()} are still waiting for "
+                    "answers; the cluster is not responding",
+                )
             ) from None
         future = loop.run_in_executor(self._executor, self._in_thread, fn)
         future.add_done_callback(lambda _f: self._slots.release())  # the slot frees when the thread does
         limit = timeout if timeout is not None else self.call_timeout
         try:
-            return await asyncio.wait_for(asyncio.shield(future), limit)
+            result = await asyncio.wait_for(asyncio.shield(future), limit)
         except TimeoutError:
             self._retire()
             # Nobody will await it now: keep its eventual exception from being reported as never retrieved.
             future.add_done_callback(_consume)
-            raise CephUnavailable(
-                "Unreachable", f"{what}: no answer from {self.spec.describe()} within {limit:.0f} s"
+            raise self._failed(
+                CephUnavailable("Unreachable", f"{what}: no answer from {self.spec.describe()} within {limit:.0f} s")
             ) from None
+        except CephUnavailable as exc:
+            raise self._failed(exc) from exc.__cause__
+        self._failure = None
+        return result
+
+    def _failed(self, exc: CephUnavailable) -> CephUnavailable:
+        self._failure = (time.monotonic(), exc)
+        return exc
+
+    def _fail_fast(self) -> None:
+        with self._lock:
+            failure = self._failure
+        if failure is not None and time.monotonic() - failure[0] < FAIL_FAST:
+            raise CephUnavailable(failure[1].reason, str(failure[1]))
 
     async def close(self) -> None:
         self._closed = True
@@ -131,9 +152,16 @@ class ClusterSession:
                 if self._handle is not None and not self._handle.retired:
                     self._handle.users += 1
                     return self._handle
+            # Waited behind a connect that just failed: fail the same way instead of trying again at once.
+            self._fail_fast()
             client = CephClient.for_spec(self.spec)
             started = time.monotonic()
-            client.connect()  # raises CephUnavailable with the reason
+            try:
+                client.connect()  # raises CephUnavailable with the reason
+            except CephUnavailable as exc:
+                with self._lock:
+                    self._failure = (time.monotonic(), exc)
+                raise
             log.info("connected to %s in %.2f s", self.spec.describe(), time.monotonic() - started)
             handle = _Handle(client, users=1)
             with self._lock:

@@ -44,7 +44,7 @@ def retry_after(exc: BaseException, attempt: int) -> float:
     """Backoff for the n-th consecutive failure (1, 2, 4, ... seconds, capped); NotReady names its own."""
     if isinstance(exc, NotReady):
         return float(exc.delay)
-    return min(RETRY_MAX, RETRY_FIRST * float(2 ** max(0, attempt - 1)))
+    return min(RETRY_MAX, RETRY_FIRST * float(2 ** min(max(0, attempt - 1), 16)))
 
 
 def to_kopf(exc: StorageError, *, delay: float = DELETION_RECHECK) -> kopf.TemporaryError | kopf.PermanentError:

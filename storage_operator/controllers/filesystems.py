@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import NoReturn
 
 import kopf
 
@@ -13,7 +14,7 @@ from storage_operator.ceph.observe import delete_pools, list_subvolumes, observe
 from storage_operator.controllers.errors import DELETION_RECHECK, failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.runtime import Body, ClusterHandle, Runtime
-from storage_operator.errors import NotReady, StorageError
+from storage_operator.errors import CephUnavailable, NotReady, StorageError
 from storage_operator.reconcile.deletion import filesystem_blockers, fold_blocked
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.filesystems import (
@@ -76,6 +77,8 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
 
 
 async def delete(rt: Runtime, body: Body) -> None:
+    """Remove the file system and its pools unless subvolumes (or files) are in it; keep everything with
+    preserveFilesystemOnDelete; leave alone what this object never took over."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], str(meta["name"])
     spec = CephFilesystemSpec.model_validate(body.get("spec") or {})
@@ -85,23 +88,30 @@ async def delete(rt: Runtime, body: Body) -> None:
             Event.normal("FilesystemKept", f"file system {name} and its pools are kept (preserveFilesystemOnDelete)"),
         )
         return
+    previous = _status(body) or CephFilesystemStatus()
     mine = owner_tag(KIND, namespace, str(meta["uid"]))
     try:
         cluster = await rt.cluster(namespace, spec.cluster_ref.name if spec.cluster_ref else None)
+        world = await observe_pool_world(cluster.session)
+        fsmap = await observe_fsmap(cluster.session)
     except NotReady as exc:
         await rt.post(body, Event.warning("FilesystemLeftInCeph", f"file system {name} (if any) is left: {exc}"))
         return
+    except CephUnavailable as exc:
+        if previous.fscid is None:
+            await rt.post(body, Event.warning("FilesystemLeftInCeph", f"{name} was never recorded as made: {exc}"))
+            return
+        await _blocked(rt, body, previous, [f"cannot check file system {name} for subvolumes: {exc}"])
     session = cluster.session
     desired = desired_filesystem(name, spec, owner=mine)
-    world = await observe_pool_world(session)
-    fsmap = await observe_fsmap(session)
     fs = fsmap.filesystems.get(name)
     if fs is not None:
         desired = bind_existing(desired, fs, world)
-        names = {p.name for p in world.pools.values() if p.pool_id in (fs.metadata_pool_id, *fs.data_pool_ids)}
+        attached = {p.name for p in world.pools.values() if p.pool_id in (fs.metadata_pool_id, *fs.data_pool_ids)}
+        data_pools = [p.name for p in world.pools.values() if p.pool_id in fs.data_pool_ids]
     else:
-        names = {p.name for p in desired.pools if p.name in world.pools}
-    ours = sorted(n for n in names if world.pools[n].owner == mine)
+        attached = {p.name for p in desired.pools if p.name in world.pools}
+        data_pools = [p.name for p in desired.data if p.name in world.pools]
     meta_pool = world.pools.get(desired.metadata.name)
     if fs is not None and (meta_pool is None or meta_pool.owner != mine):
         await rt.post(
@@ -113,22 +123,22 @@ async def delete(rt: Runtime, body: Body) -> None:
             ),
         )
         return
-    subvolumes = await list_subvolumes(session, name) if fs is not None and fs.active else None
-    if fs is None:
-        subvolumes = []
-    data_pools = [p.name for p in world.pools.values() if fs is not None and p.pool_id in fs.data_pool_ids]
-    if fs is None:
-        data_pools = [p.name for p in desired.data if p.name in world.pools]
+    subvolumes: list[str] | None = []
+    if fs is not None:
+        subvolumes = await list_subvolumes(session, name) if fs.active else None
     objects_in = {p: world.df.pools[p].objects for p in data_pools if p in world.df.pools}
     blockers = filesystem_blockers(name, subvolumes=subvolumes, data_objects=objects_in)
     if blockers:
-        previous = _status(body) or CephFilesystemStatus()
-        status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
-        await rt.write_status(KIND, body, previous, status, events)
-        raise kopf.TemporaryError(status.message or "deletion blocked", delay=DELETION_RECHECK)
+        await _blocked(rt, body, previous, blockers)
     if fs is not None:
         await session.run_stages([[cephfs.build_fs_fail(name)], [cephfs.build_fs_rm(name)]])
+    ours = sorted(n for n in attached if world.pools[n].owner == mine)
     await delete_pools(session, ours)
-    for pool in ours:
-        await session.run_stages([leftovers_of(world.pools[pool], world)])
+    await session.run_stages([[c for pool in ours for c in leftovers_of(world.pools[pool], world)]])
     await rt.post(body, Event.normal("Deleted", f"removed file system {name} and its pools {', '.join(ours)}"))
+
+
+async def _blocked(rt: Runtime, body: Body, previous: CephFilesystemStatus, blockers: list[str]) -> NoReturn:
+    status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
+    await rt.write_status(KIND, body, previous, status, events)
+    raise kopf.TemporaryError(status.message or "deletion blocked", delay=DELETION_RECHECK)

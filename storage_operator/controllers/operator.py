@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
-from typing import Any
+import sys
+from typing import Any, NoReturn
 
 import kopf
 
@@ -153,6 +155,12 @@ class Process:
         return 0
 
 
-def run_operator(config: OperatorConfig) -> int:
+def run_operator(config: OperatorConfig) -> NoReturn:
     setup_logging(config.log_level, config.log_format)
-    return asyncio.run(Process(config).run())
+    code = asyncio.run(Process(config).run())
+    # A thread blocked in librados (a monitor that accepts and never answers) cannot be interrupted, and
+    # the interpreter would wait for it at exit for its full timeout: flush, then leave without joining.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -26,6 +26,7 @@ from storage_operator.config import OperatorConfig
 from storage_operator.errors import CephUnavailable, KubeAPIError, NotFound, NotReady
 from storage_operator.kube import events as kube_events
 from storage_operator.kube import objects
+from storage_operator.kube.patch import merge_patch
 from storage_operator.metrics import Metrics
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.pools import parse_owner
@@ -87,14 +88,11 @@ class Runtime:
         """Patch the status when it changed, then post the Events (status first: Events describe it)."""
         meta = body["metadata"]
         wire = status.model_dump(by_alias=True, exclude_none=True, mode="json")
-        before = previous.model_dump(by_alias=True, exclude_none=True, mode="json") if previous else None
-        if wire != before:
-            # Fields the new status no longer has are removed (merge patch: null deletes).
-            removed = {k: None for k in (before or {}) if k not in wire}
+        before = previous.model_dump(by_alias=True, exclude_none=True, mode="json") if previous else {}
+        patch = merge_patch(before, wire)
+        if patch:
             try:
-                await self.kube(
-                    objects.patch_status, self.api, kind, meta["name"], meta.get("namespace"), wire | removed
-                )
+                await self.kube(objects.patch_status, self.api, kind, meta["name"], meta.get("namespace"), patch)
             except NotFound:
                 return  # deleted meanwhile: nothing to report on
         for event in events:

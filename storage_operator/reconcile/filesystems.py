@@ -149,7 +149,9 @@ def plan_filesystem(
     plan.stages = [*pool_stages, fs_stage, adds, settings_stage]
     assert len(pool_stages) == STAGES  # noqa: S101 (a changed stage layout must be seen here)
     for p in plans:
-        plan.changes += [c for c in p.changes if not plan.creates or not c.startswith("created pool")]
+        # A new file system's pools are new too; "created file system" says it all.
+        if not (plan.creates and p.creates):
+            plan.changes += [f"pool {p.pool}: {change}" for change in p.changes]
     return plan
 
 
@@ -238,7 +240,9 @@ def fold_filesystem_status(
         ready: tuple[ConditionStatus, str] = ("True", "Ready")
     else:
         status.phase = "Progressing"
-        status.message = f"file system {desired.name} has no active MDS: {problem}{extra}"
+        active = len(fs.active) if fs is not None else 0
+        serving = "has no active MDS" if active == 0 else f"has {active} of {desired.max_mds} active MDS"
+        status.message = f"file system {desired.name} {serving}: {problem}{extra}"
         ready = ("False", "MDSMissing")
     status.conditions = set_condition(
         status.conditions, "Ready", ready[0], ready[1], status.message, now=now, generation=generation

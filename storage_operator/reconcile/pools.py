@@ -28,8 +28,9 @@ from storage_operator.reconcile.outcome import fold_unready
 from storage_operator.reconcile.units import human_bytes
 
 # Stages of one pool's plan; plans of several pools (a file system's) are merged stage by stage.
-PREPARE, CREATE, CONFIGURE, CLAIM = range(4)
-STAGES = 4
+# min_size has a stage of its own after size: setting size resets min_size to Ceph's default.
+PREPARE, CREATE, CONFIGURE, TUNE, CLAIM = range(5)
+STAGES = 5
 
 APPS_NEEDING_EC_OVERWRITES = frozenset({"rbd", "cephfs"})
 
@@ -184,7 +185,7 @@ def _plan_create(desired: DesiredPool, world: PoolWorld) -> PoolPlan:
             # Ceph takes `size` at creation as a default it may refuse for 1; set it again, confirmed.
             plan.add(CONFIGURE, pools.build_set(desired.name, "size", "1", confirm=True))
         if desired.min_size is not None:
-            plan.add(CONFIGURE, pools.build_set(desired.name, "min_size", str(desired.min_size)))
+            plan.add(TUNE, pools.build_set(desired.name, "min_size", str(desired.min_size)))
     plan.add(CONFIGURE, pools.build_application_enable(desired.name, desired.application))
     for cmd in _quota_commands(desired, None):
         plan.add(CONFIGURE, cmd)
@@ -223,7 +224,7 @@ def _plan_update(
         plan.add(CONFIGURE, cmd, cmd.describe())
 
     if careful and plan.adopts and not confirm:
-        plan.pending = [change for _, _, change in careful]
+        plan.pending = [change for _, _, change in careful if change]
     else:
         for stage, cmd, change in careful:
             plan.add(stage, cmd, change)
@@ -308,19 +309,24 @@ def _replicated_changes(
                 f"CRUSH rule {was} -> {desired.rule_name} (moves data)",
             )
         )
+    # Setting size resets min_size to Ceph's default, so min_size follows in a later stage whenever size
+    # changes; with a shrink that waits for confirmation, its min_size waits with it.
+    min_size = None
+    if desired.min_size is not None and (desired.min_size != pool.min_size or desired.size != pool.size):
+        min_size = pools.build_set(desired.name, "min_size", str(desired.min_size))
+    # Re-sent after a size change even when equal; described only when it really changes.
+    min_change = f"min_size {pool.min_size} -> {desired.min_size}" if desired.min_size != pool.min_size else ""
     if desired.size != pool.size:
         cmd = pools.build_set(desired.name, "size", str(desired.size), confirm=desired.size == 1)
         change = f"size {pool.size} -> {desired.size}"
         if desired.size < pool.size:
             careful.append((CONFIGURE, cmd, change + " (drops copies)"))
-        else:
-            plan.add(CONFIGURE, cmd, change)
-    if desired.min_size is not None and desired.min_size != pool.min_size:
-        plan.add(
-            CONFIGURE,
-            pools.build_set(desired.name, "min_size", str(desired.min_size)),
-            f"min_size {pool.min_size} -> {desired.min_size}",
-        )
+            if min_size is not None:
+                careful.append((TUNE, min_size, min_change))
+            return None
+        plan.add(CONFIGURE, cmd, change)
+    if min_size is not None:
+        plan.add(TUNE, min_size, min_change)
     return None
 
 
@@ -354,7 +360,9 @@ def _option_commands(desired: DesiredPool, options: dict[str, str]) -> list[Comm
     if desired.target_size_ratio is not None:
         wanted["target_size_ratio"] = _number(desired.target_size_ratio)
     return [
-        pools.build_set(desired.name, var, value) for var, value in sorted(wanted.items()) if options.get(var) != value
+        pools.build_set(desired.name, var, value)
+        for var, value in sorted(wanted.items())
+        if options.get(var) != pools.normalize_option(var, value)
     ]
 
 
@@ -382,8 +390,15 @@ def owner_tag(kind: str, namespace: str, uid: str) -> str:
 
 
 def merge(plans: Sequence[PoolPlan]) -> list[list[Command]]:
-    """Stage-wise union of several pools' plans (a file system's pools are prepared together)."""
-    return [[c for plan in plans for c in plan.stages[i]] for i in range(STAGES)]
+    """Stage-wise union of several pools' plans (a file system's pools are prepared together); a command
+    two pools need (the same CRUSH rule) is sent once."""
+    stages: list[list[Command]] = []
+    for i in range(STAGES):
+        stage: list[Command] = []
+        for plan in plans:
+            stage += [c for c in plan.stages[i] if c not in stage]
+        stages.append(stage)
+    return stages
 
 
 def leftovers_of(pool: pools.ObservedPool, world: PoolWorld) -> list[Command]:
@@ -465,7 +480,7 @@ def fold_pool_status(
     )
     if unready is not None:
         return PoolFold(status, events + unready)
-    if plan is not None and applied:
+    if plan is not None and applied and plan.changes:
         reason = "Created" if plan.creates else "Updated"
         events.append(Event.normal(reason, f"pool {pool_name}: " + "; ".join(plan.changes)))
     status.phase = "Ready"

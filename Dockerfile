@@ -22,7 +22,7 @@ COPY hack/link-ceph-bindings.sh ./hack/
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check . \
  && hack/link-ceph-bindings.sh /opt/venv \
- && /opt/venv/bin/python -c "import rados, kopf, kubernetes, pyudev, nfs_rs, grpc"
+ && /opt/venv/bin/python -c "import rados, rbd, kopf, kubernetes, pyudev, nfs_rs, grpc, storage_operator.controllers.operator"
 
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 # Unprivileged by default; the node agent's DaemonSet asks for what it needs explicitly.

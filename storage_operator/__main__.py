@@ -51,16 +51,16 @@ def _operator(args: argparse.Namespace) -> int:
         overrides["namespace"] = args.namespace
     if args.identity:
         overrides["identity"] = args.identity
-    if args.http:
-        host, _, port = args.http.rpartition(":")
-        overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
-        overrides["http_port"] = int(port)
     try:
+        if args.http:
+            host, _, port = args.http.rpartition(":")
+            overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
+            overrides["http_port"] = int(port)
         config = OperatorConfig(**overrides)  # type: ignore[arg-type]  # validated by pydantic
     except ValueError as exc:
         print(f"error: bad operator settings: {exc}", file=sys.stderr)
         return 2
-    run_operator(config)
+    return run_operator(config)
 
 
 def build_parser() -> argparse.ArgumentParser:

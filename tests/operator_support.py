@@ -191,6 +191,8 @@ def http_get(port: int, path: str) -> tuple[int, str]:
             return int(resp.status), str(resp.read().decode())
     except urllib.error.HTTPError as exc:
         return int(exc.code), exc.read().decode()
+    except OSError:
+        return 0, ""  # not listening (yet)
 
 
 def ceph_json(lab: LabHandle, prefix: str, **args: Any) -> Any:

@@ -51,6 +51,16 @@ def eventually(check: Callable[[], T | None], *, timeout: float = 30, interval: 
     raise AssertionError(f"condition not met within {timeout} s (last value: {last!r})")
 
 
+def remove_pools_by_hand(ceph: CephClient, *pools: str) -> None:
+    """As an admin would: the lab's Ceph refuses pool deletion unless allowed, as a production one does."""
+    ceph.mon_command("config set", who="mon", name="mon_allow_pool_delete", value="true")
+    try:
+        for pool in pools:
+            ceph.mon_command("osd pool rm", pool=pool, pool2=pool, yes_i_really_really_mean_it=True)
+    finally:
+        ceph.mon_command("config rm", who="mon", name="mon_allow_pool_delete")
+
+
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "manifests" / "examples"
 
 

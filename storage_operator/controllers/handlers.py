@@ -48,8 +48,9 @@ def _register_kind(
     async def loop(body: kopf.Body, stopped: kopf.DaemonStopped, **_: Any) -> None:
         await run_loop(rt, kind, body, stopped, reconcile)
 
+    # async: kopf runs sync handlers on threads, and the loop's wake-up event belongs to the event loop.
     @kopf.on.event(GROUP, VERSION, plural, registry=registry)
-    def changed(body: kopf.Body, **_: Any) -> None:
+    async def changed(body: kopf.Body, **_: Any) -> None:
         note_change(rt, body)
 
     @kopf.on.delete(GROUP, VERSION, plural, registry=registry, when=not_paused)

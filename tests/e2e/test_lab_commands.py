@@ -127,6 +127,8 @@ def test_a_lab_whose_state_file_was_lost_is_still_cleaned_up(lab_env: dict[str, 
 def test_port_clash_is_one_clear_line_and_starts_nothing(lab_env: dict[str, str]) -> None:
     config = LabConfig.from_env(lab_env, default_root=E2E_DIR)
     with socket.socket() as squatter:
+        # The previous lab's connections may linger in TIME_WAIT on this port; a listener may still bind.
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", config.ports.apiserver))
         squatter.listen()
         result = cli(lab_env, "up")

@@ -227,6 +227,18 @@ INVALID: list[tuple[str, str, list[Callable[[Body], None]], list[str]]] = [
     ("ec-no-coding-chunk", ECPOOL, [_set("spec.erasureCoded.codingChunks", 0)], ["spec.erasureCoded.codingChunks"]),
     ("failure-domain-rack", POOL, [_set("spec.failureDomain", "rack")], ["spec.failureDomain", "Unsupported value"]),
     ("negative-quota", POOL, [_set("spec.quotas.maxBytes", -1)], ["spec.quotas.maxBytes"]),
+    (
+        "min-size-above-size",
+        POOL,
+        [_set("spec.replicated.minSize", 4)],
+        ["spec.replicated.minSize", "cannot be larger than replicated.size"],
+    ),
+    (
+        "pool-parameter-not-allowed",
+        POOL,
+        [_set("spec.parameters", {"size": "1"})],
+        ["spec.parameters", "parameters may only set: compression_mode"],
+    ),
     ("bad-device-class", POOL, [_set("spec.deviceClass", "SSD!")], ["spec.deviceClass"]),
     (
         "ec-metadata-pool",

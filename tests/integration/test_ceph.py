@@ -12,7 +12,7 @@ from kubernetes import client
 from storage_operator.ceph.auth import read_setting
 from storage_operator.ceph.status import ClusterStatus, observe_status
 from storage_operator.lab.cluster import CEPH_ADMIN_SECRET
-from tests.support import LabHandle, eventually
+from tests.support import LabHandle, eventually, remove_pools_by_hand
 
 
 def test_health_ok_with_three_osds_up_through_python_rados(lab: LabHandle) -> None:
@@ -44,7 +44,7 @@ def test_a_pool_round_trips_an_object(lab: LabHandle) -> None:
             (mine,) = [p for p in detail if p["pool_name"] == pool]
             assert mine["size"] == 3  # replicated across the three OSDs
         finally:
-            ceph.mon_command("osd pool rm", pool=pool, pool2=pool, yes_i_really_really_mean_it=True)
+            remove_pools_by_hand(ceph, pool)
 
 
 def test_admin_keyring_is_private_and_stored_as_a_secret(lab: LabHandle) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.operator_support import Storage, ceph_json, condition, own_namespace, pool_names, status, unique
-from tests.support import LabHandle
+from tests.support import LabHandle, remove_pools_by_hand
 
 KIND = "CephFilesystem"
 
@@ -123,9 +123,4 @@ def test_preserve_on_delete_keeps_the_filesystem_and_its_pools(lab: LabHandle, n
     with lab.ceph() as ceph:  # the test's own cleanup, as an admin would do it
         ceph.mon_command("fs fail", fs_name=name)
         ceph.mon_command("fs rm", fs_name=name, yes_i_really_mean_it=True)
-        ceph.mon_command("config set", who="mon", name="mon_allow_pool_delete", value="true")
-        try:
-            for pool in (f"{name}-metadata", f"{name}-data"):
-                ceph.mon_command("osd pool rm", pool=pool, pool2=pool, yes_i_really_really_mean_it=True)
-        finally:
-            ceph.mon_command("config rm", who="mon", name="mon_allow_pool_delete")
+        remove_pools_by_hand(ceph, f"{name}-metadata", f"{name}-data")

@@ -198,7 +198,7 @@ def test_metrics_and_health(lab: LabHandle) -> None:
         return text if "storage_operator_pool_stored_bytes{" in text else None
 
     text = eventually(scraped, timeout=60)
-    labels = 'namespace="storage-system",cluster="lab"'
+    labels = 'cluster="lab",namespace="storage-system"'  # sorted by name in the exposition
     assert f"storage_operator_ceph_health_status{{{labels}}} 0.0" in text
     assert f"storage_operator_ceph_osds_up{{{labels}}} 3.0" in text
     assert f"storage_operator_ceph_osds_in{{{labels}}} 3.0" in text

@@ -40,6 +40,7 @@ def run(runs: int = 20) -> dict[str, object]:
     config = LabConfig(root=REPO / ".lab-bench-operator", port_base=PORT_BASE)
     lab = Lab(config, say=lambda _: None)
     state = lab.up()
+    failed = True
     try:
         record = state.process(PROCESS_NAME)
         assert record is not None
@@ -50,13 +51,16 @@ def run(runs: int = 20) -> dict[str, object]:
             _create(custom, "cephclusters", "ceph", _cluster_spec(config))
             _wait_phase(custom, "cephclusters", "ceph", ("Ready", "Warning"), timeout=60)
             one_at_a_time = [_pool_ready(custom, f"seq-{i}") for i in range(runs)]
+            deleted = _delete_all(custom, [f"seq-{i}" for i in range(runs)])
             burst = _burst(custom, runs)
             refresh = _refresh_cost(config, record.pid)
+        failed = False
     finally:
-        lab.down(keep_logs=False)
+        lab.down(keep_logs=failed)
     rows = [
         ("pool Ready (1 by 1)", summarize(one_at_a_time)),
         (f"pool Ready ({runs} at once)", summarize(burst)),
+        (f"pool gone ({runs} at once)", summarize(deleted)),
     ]
     print(table(f"CephBlockPool created -> Ready ({runs} pools each way; target p50 < 1 s)", rows))
     print(
@@ -73,6 +77,7 @@ def run(runs: int = 20) -> dict[str, object]:
         "target_p50_seconds": 1.0,
         "pool_ready_one_at_a_time": summarize(one_at_a_time),
         "pool_ready_burst": summarize(burst),
+        "pool_deleted_burst": summarize(deleted),
         "cluster_refresh": refresh,
         "idle": idle | {"target_rss_mb": 150, "target_cpu_percent": 1.0},
     }
@@ -139,6 +144,24 @@ def _burst(custom: client.CustomObjectsApi, count: int) -> list[float]:
     if len(done) < count:
         raise RuntimeError(f"only {len(done)} of {count} pools Ready after 120 s")
     return sorted(done.values())
+
+
+def _delete_all(custom: client.CustomObjectsApi, names: list[str]) -> list[float]:
+    """Delete the objects at once; seconds until each is gone (its pool removed from Ceph first)."""
+    started = time.monotonic()
+    for name in names:
+        custom.delete_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "cephblockpools", name)
+    gone: dict[str, float] = {}
+    while len(gone) < len(names) and time.monotonic() - started < 120:
+        listed = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "cephblockpools")
+        present = {item["metadata"]["name"] for item in listed["items"]}
+        for name in names:
+            if name not in gone and name not in present:
+                gone[name] = time.monotonic() - started
+        time.sleep(0.02)
+    if len(gone) < len(names):
+        raise RuntimeError(f"only {len(gone)} of {len(names)} pools gone after 120 s")
+    return sorted(gone.values())
 
 
 def _cpu_seconds(pid: int) -> float:

@@ -27,11 +27,12 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
 
 
 def table(title: str, rows: Sequence[tuple[str, dict[str, float]]], unit: str = "s") -> str:
-    header = f"{'':<18} {'n':>3} {'min':>8} {'p50':>8} {'p95':>8} {'max':>8}"
+    width = max([18, *(len(name) for name, _ in rows)])
+    header = f"{'':<{width}} {'n':>3} {'min':>8} {'p50':>8} {'p95':>8} {'max':>8}"
     lines = [title, header]
     for name, s in rows:
         lines.append(
-            f"{name:<18} {int(s['n']):>3} {s['min']:>7.2f}{unit} {s['p50']:>7.2f}{unit} "
+            f"{name:<{width}} {int(s['n']):>3} {s['min']:>7.2f}{unit} {s['p50']:>7.2f}{unit} "
             f"{s['p95']:>7.2f}{unit} {s['max']:>7.2f}{unit}"
         )
     return "\n".join(lines)

@@ -46,7 +46,7 @@ class OperatorConfig(BaseSettings):
     lease_duration: int = Field(15, ge=2, description="Seconds a leader's lease lasts without renewal.")
     renew_deadline: int = Field(10, ge=1, description="Seconds a leader keeps trying to renew before it steps down.")
     retry_period: float = Field(2.0, gt=0, description="Seconds between lease attempts and renewals.")
-    ceph_workers: int = Field(4, ge=1, le=64, description="Concurrent librados calls per Ceph cluster.")
+    ceph_workers: int = Field(8, ge=1, le=64, description="Concurrent librados calls per Ceph cluster.")
     ceph_connect_timeout: int = Field(10, ge=1, description="Seconds to reach a cluster's monitors.")
     ceph_op_timeout: int = Field(15, ge=1, description="Seconds one Ceph command may take.")
     kube_workers: int = Field(8, ge=1, le=64, description="Concurrent Kubernetes API calls.")

@@ -29,9 +29,7 @@ from storage_operator.errors import CephCommandError, CephUnavailable
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-DEFAULT_WORKERS = 4
-# How long a call may wait for a free worker before the cluster is reported as not responding.
-SLOT_WAIT = 2.0
+DEFAULT_WORKERS = 8
 # After the cluster failed to answer (no connection, a timeout), calls fail at once with the same reason
 # for this long instead of each waiting out its own timeout: threads do not pile up behind a dead monitor.
 FAIL_FAST = 5.0
@@ -85,20 +83,21 @@ class ClusterSession:
             raise CephUnavailable("Closed", f"the session to {self.spec.describe()} was closed")
         self._fail_fast()
         loop = asyncio.get_running_loop()
-        # Waiting for a worker is bounded: a pool full of calls that do not return means the cluster does not.
+        limit = timeout if timeout is not None else self.call_timeout
+        # Waiting for a worker is bounded too: a pool full of calls that do not return means the cluster
+        # does not answer. A busy but healthy cluster drains its queue well within the limit.
         try:
-            await asyncio.wait_for(self._slots.acquire(), SLOT_WAIT)
+            await asyncio.wait_for(self._slots.acquire(), limit)
         except TimeoutError:
             raise self._failed(
                 CephUnavailable(
                     "Unreachable",
                     f"{what}: all {self.workers} connections to {self.spec.describe()} are still waiting for "
-                    "answers; the cluster is not responding",
+                    f"answers after {limit:.0f} s; the cluster is not responding",
                 )
             ) from None
         future = loop.run_in_executor(self._executor, self._in_thread, fn)
         future.add_done_callback(lambda _f: self._slots.release())  # the slot frees when the thread does
-        limit = timeout if timeout is not None else self.call_timeout
         try:
             result = await asyncio.wait_for(asyncio.shield(future), limit)
         except TimeoutError:

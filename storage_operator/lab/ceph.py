@@ -102,6 +102,8 @@ osd pool default min size = 2
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd pool default pg autoscale mode = off
+# Tests and benchmarks make dozens of small pools on three tiny OSDs; Ceph's 250 would refuse the 32nd.
+mon max pg per osd = 1000
 # one host: replicate across OSDs, not hosts
 osd crush chooseleaf type = 0
 # No `mon allow pool delete`: like a production cluster, pools cannot be deleted unless someone allows

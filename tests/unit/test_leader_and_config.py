@@ -102,7 +102,7 @@ def test_config_defaults(clean_env: pytest.MonkeyPatch) -> None:
     assert config.lease_name == "storage-operator"
     assert (config.lease_duration, config.renew_deadline, config.retry_period) == (15, 10, 2.0)
     assert (config.ceph_workers, config.ceph_connect_timeout, config.ceph_op_timeout, config.kube_workers) == (
-        4,
+        8,
         10,
         15,
         8,

@@ -154,6 +154,7 @@ def _delete_all(custom: client.CustomObjectsApi, names: list[str]) -> list[float
     gone: dict[str, float] = {}
     while len(gone) < len(names) and time.monotonic() - started < 120:
         listed = custom.list_namespaced_custom_object(GROUP, VERSION, NAMESPACE, "cephblockpools")
+        assert isinstance(listed, dict)
         present = {item["metadata"]["name"] for item in listed["items"]}
         for name in names:
             if name not in gone and name not in present:

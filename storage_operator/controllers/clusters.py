@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, datetime
 
-import kopf
-
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec, CephClusterStatus
 from storage_operator.ceph.observe import observe_cluster
 from storage_operator.ceph.status import HEALTH_CODES
@@ -18,23 +16,17 @@ from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import StorageError
 from storage_operator.kube import objects
 from storage_operator.reconcile.cluster import Failure, fold_connected, fold_failure, fold_managed
-from storage_operator.reconcile.deletion import cluster_blockers, fold_blocked
+from storage_operator.reconcile.deletion import cluster_blockers
 from storage_operator.reconcile.events import Event
 
 KIND = "CephCluster"
-
-
-def _status(body: Body) -> CephClusterStatus | None:
-    raw = dict(body.get("status") or {})
-    raw.pop("kopf", None)
-    return CephClusterStatus.model_validate(raw) if raw else None
 
 
 async def reconcile(rt: Runtime, body: Body) -> Outcome:
     meta = body["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     spec = CephClusterSpec.model_validate(body.get("spec") or {})
-    previous = _status(body)
+    previous = rt.status_of(body, CephClusterStatus)
     now = datetime.now(UTC)
     if not spec.external.enable:
         fold = fold_managed(spec, previous, generation=generation, now=now)
@@ -98,10 +90,8 @@ async def delete(rt: Runtime, body: Body) -> None:
         sorted(f["metadata"]["name"] for f in filesystems if _uses(f, name, only)),
     )
     if blockers:
-        previous = _status(body) or CephClusterStatus()
-        status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
-        await rt.write_status(KIND, body, previous, status, events)
-        raise kopf.TemporaryError(status.message or "deletion blocked", delay=5)
+        previous = rt.status_of(body, CephClusterStatus) or CephClusterStatus()
+        await rt.hold_deletion(KIND, body, previous, blockers)
     await rt.sessions.drop(f"{namespace}/{name}")
     rt.metrics.forget_cluster(namespace, name)
     spec = CephClusterSpec.model_validate(body.get("spec") or {})

@@ -47,6 +47,11 @@ def retry_after(exc: BaseException, attempt: int) -> float:
     return min(RETRY_MAX, RETRY_FIRST * float(2 ** min(max(0, attempt - 1), 16)))
 
 
+def deletion_waits(message: str) -> kopf.TemporaryError:
+    """A deletion held by dependents: kopf keeps the finalizer and asks again after a while."""
+    return kopf.TemporaryError(message, delay=DELETION_RECHECK)
+
+
 def to_kopf(exc: StorageError, *, delay: float = DELETION_RECHECK) -> kopf.TemporaryError | kopf.PermanentError:
     """For kopf's own handlers (deletion): invalid input is permanent, everything else is retried."""
     if isinstance(exc, InvalidSpec):

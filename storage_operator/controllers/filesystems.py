@@ -4,18 +4,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NoReturn
-
-import kopf
 
 from storage_operator.api.v1alpha1.cephfilesystem import CephFilesystemSpec, CephFilesystemStatus
 from storage_operator.ceph import fs as cephfs
 from storage_operator.ceph.observe import delete_pools, list_subvolumes, observe_fsmap, observe_pool_world
-from storage_operator.controllers.errors import DELETION_RECHECK, failure_of
+from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.runtime import Body, ClusterHandle, Runtime
 from storage_operator.errors import CephUnavailable, NotReady, StorageError
-from storage_operator.reconcile.deletion import filesystem_blockers, fold_blocked
+from storage_operator.reconcile.deletion import filesystem_blockers
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.filesystems import (
     bind_existing,
@@ -28,17 +25,11 @@ from storage_operator.reconcile.pools import leftovers_of, owner_tag
 KIND = "CephFilesystem"
 
 
-def _status(body: Body) -> CephFilesystemStatus | None:
-    raw = dict(body.get("status") or {})
-    raw.pop("kopf", None)
-    return CephFilesystemStatus.model_validate(raw) if raw else None
-
-
 async def reconcile(rt: Runtime, body: Body) -> Outcome:
     meta = body["metadata"]
     namespace, generation = meta["namespace"], meta.get("generation")
     spec = CephFilesystemSpec.model_validate(body.get("spec") or {})
-    previous = _status(body)
+    previous = rt.status_of(body, CephFilesystemStatus)
     desired = desired_filesystem(str(meta["name"]), spec, owner=owner_tag(KIND, namespace, str(meta["uid"])))
     now = datetime.now(UTC)
     cluster: ClusterHandle | None = None
@@ -88,7 +79,7 @@ async def delete(rt: Runtime, body: Body) -> None:
             Event.normal("FilesystemKept", f"file system {name} and its pools are kept (preserveFilesystemOnDelete)"),
         )
         return
-    previous = _status(body) or CephFilesystemStatus()
+    previous = rt.status_of(body, CephFilesystemStatus) or CephFilesystemStatus()
     mine = owner_tag(KIND, namespace, str(meta["uid"]))
     try:
         cluster = await rt.cluster(namespace, spec.cluster_ref.name if spec.cluster_ref else None)
@@ -101,7 +92,7 @@ async def delete(rt: Runtime, body: Body) -> None:
         if previous.fscid is None:
             await rt.post(body, Event.warning("FilesystemLeftInCeph", f"{name} was never recorded as made: {exc}"))
             return
-        await _blocked(rt, body, previous, [f"cannot check file system {name} for subvolumes: {exc}"])
+        await rt.hold_deletion(KIND, body, previous, [f"cannot check file system {name} for subvolumes: {exc}"])
     session = cluster.session
     desired = desired_filesystem(name, spec, owner=mine)
     fs = fsmap.filesystems.get(name)
@@ -129,16 +120,10 @@ async def delete(rt: Runtime, body: Body) -> None:
     objects_in = {p: world.df.pools[p].objects for p in data_pools if p in world.df.pools}
     blockers = filesystem_blockers(name, subvolumes=subvolumes, data_objects=objects_in)
     if blockers:
-        await _blocked(rt, body, previous, blockers)
+        await rt.hold_deletion(KIND, body, previous, blockers)
     if fs is not None:
         await session.run_stages([[cephfs.build_fs_fail(name)], [cephfs.build_fs_rm(name)]])
     ours = sorted(n for n in attached if world.pools[n].owner == mine)
     await delete_pools(session, ours)
     await session.run_stages([[c for pool in ours for c in leftovers_of(world.pools[pool], world)]])
     await rt.post(body, Event.normal("Deleted", f"removed file system {name} and its pools {', '.join(ours)}"))
-
-
-async def _blocked(rt: Runtime, body: Body, previous: CephFilesystemStatus, blockers: list[str]) -> NoReturn:
-    status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
-    await rt.write_status(KIND, body, previous, status, events)
-    raise kopf.TemporaryError(status.message or "deletion blocked", delay=DELETION_RECHECK)

@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import NoReturn
-
-import kopf
 
 from storage_operator.api.v1alpha1.cephblockpool import CephBlockPoolSpec, CephBlockPoolStatus
 from storage_operator.ceph.observe import delete_pools, list_rbd_images, observe_pool_world
 from storage_operator.ceph.world import PoolWorld
-from storage_operator.controllers.errors import DELETION_RECHECK, failure_of
+from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.runtime import Body, ClusterHandle, Runtime
 from storage_operator.errors import CephUnavailable, NotReady, StorageError
-from storage_operator.reconcile.deletion import fold_blocked, pool_blockers
+from storage_operator.reconcile.deletion import pool_blockers
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.pools import desired_pool, fold_pool_status, leftovers_of, owner_tag, plan_pool
 
 KIND = "CephBlockPool"
-
-
-def _status(body: Body) -> CephBlockPoolStatus | None:
-    raw = dict(body.get("status") or {})
-    raw.pop("kopf", None)
-    return CephBlockPoolStatus.model_validate(raw) if raw else None
 
 
 def pool_name_of(body: Body, spec: CephBlockPoolSpec) -> str:
@@ -35,7 +26,7 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     meta = body["metadata"]
     namespace, generation = meta["namespace"], meta.get("generation")
     spec = CephBlockPoolSpec.model_validate(body.get("spec") or {})
-    previous = _status(body)
+    previous = rt.status_of(body, CephBlockPoolStatus)
     name = pool_name_of(body, spec)
     desired = desired_pool(name, spec, application=spec.application, owner=owner_tag(KIND, namespace, str(meta["uid"])))
     now = datetime.now(UTC)
@@ -71,12 +62,6 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     return Outcome(ok=True, recheck=cluster.refresh_seconds)
 
 
-async def _blocked(rt: Runtime, body: Body, previous: CephBlockPoolStatus, blockers: list[str]) -> NoReturn:
-    status, events = fold_blocked(previous, blockers, kind=KIND, now=datetime.now(UTC))
-    await rt.write_status(KIND, body, previous, status, events)
-    raise kopf.TemporaryError(status.message or "deletion blocked", delay=DELETION_RECHECK)
-
-
 def _export(rt: Runtime, namespace: str, cluster: str, pool: str, world: PoolWorld) -> None:
     stats, observed = world.df.pools.get(pool), world.pools.get(pool)
     labels = (namespace, cluster, pool)
@@ -95,7 +80,7 @@ async def delete(rt: Runtime, body: Body) -> None:
     spec = CephBlockPoolSpec.model_validate(body.get("spec") or {})
     name = pool_name_of(body, spec)
     mine = owner_tag(KIND, namespace, str(meta["uid"]))
-    previous = _status(body) or CephBlockPoolStatus()
+    previous = rt.status_of(body, CephBlockPoolStatus) or CephBlockPoolStatus()
     try:
         cluster = await rt.cluster(namespace, spec.cluster_ref.name if spec.cluster_ref else None)
         world = await observe_pool_world(cluster.session)
@@ -108,7 +93,7 @@ async def delete(rt: Runtime, body: Body) -> None:
             # Never recorded as made: let the object go, touch nothing in Ceph.
             await rt.post(body, Event.warning("PoolLeftInCeph", f"pool {name} was never recorded as made: {exc}"))
             return
-        await _blocked(rt, body, previous, [f"cannot check pool {name} for RBD images: {exc}"])
+        await rt.hold_deletion(KIND, body, previous, [f"cannot check pool {name} for RBD images: {exc}"])
     pool = world.pools.get(name)
     if pool is None:
         return
@@ -125,7 +110,7 @@ async def delete(rt: Runtime, body: Body) -> None:
     images = await list_rbd_images(cluster.session, name)
     blockers = pool_blockers(name, images)
     if blockers:
-        await _blocked(rt, body, previous, blockers)
+        await rt.hold_deletion(KIND, body, previous, blockers)
     await delete_pools(cluster.session, [name])
     await cluster.session.run_stages([leftovers_of(pool, world)])
     rt.metrics.forget_pool(namespace, cluster.name, name)

@@ -13,7 +13,8 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, NoReturn, TypeVar
 
 from kubernetes import client
 from pydantic import BaseModel
@@ -23,15 +24,18 @@ from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
 from storage_operator.ceph.connection import ConnectionSpec
 from storage_operator.ceph.session import ClusterSession, SessionRegistry
 from storage_operator.config import OperatorConfig
+from storage_operator.controllers.errors import deletion_waits
 from storage_operator.errors import CephUnavailable, KubeAPIError, NotFound, NotReady
 from storage_operator.kube import events as kube_events
 from storage_operator.kube import objects
 from storage_operator.kube.patch import merge_patch
 from storage_operator.metrics import Metrics
+from storage_operator.reconcile.deletion import fold_blocked
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.pools import parse_owner
 
 T = TypeVar("T")
+S = TypeVar("S", bound=CommonStatus)
 Body = dict[str, Any]
 log = logging.getLogger("storage_operator")
 
@@ -82,6 +86,19 @@ class Runtime:
         self.seen_generation.pop(uid, None)
 
     # ------------------------------------------------------------------ status and Events
+    @staticmethod
+    def status_of(body: Body, model: type[S]) -> S | None:
+        """The object's status as ``model``, without kopf's bookkeeping; None before the first write."""
+        raw = dict(body.get("status") or {})
+        raw.pop("kopf", None)
+        return model.model_validate(raw) if raw else None
+
+    async def hold_deletion(self, kind: str, body: Body, previous: S, blockers: list[str]) -> NoReturn:
+        """Say why the deletion waits (condition, Event on change) and have kopf try again later."""
+        status, events = fold_blocked(previous, blockers, kind=kind, now=datetime.now(UTC))
+        await self.write_status(kind, body, previous, status, events)
+        raise deletion_waits(status.message or "deletion blocked")
+
     async def write_status(
         self, kind: str, body: Body, previous: CommonStatus | None, status: BaseModel, events: list[Event]
     ) -> None:

@@ -6,8 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import CommonStatus, LocalObjectReference
-from storage_operator.api.v1alpha1.pool import ADOPTION_CONFIRMATION_HELP, PoolQuotaStatus, PoolSpec, PoolUsage
+from storage_operator.api.meta import LocalObjectReference
+from storage_operator.api.v1alpha1.pool import (
+    ADOPTION_CONFIRMATION_HELP,
+    AdoptableStatus,
+    PoolQuotaStatus,
+    PoolSpec,
+    PoolUsage,
+)
 
 
 class CephBlockPoolSpec(PoolSpec):
@@ -32,17 +38,9 @@ class CephBlockPoolSpec(PoolSpec):
     )
 
 
-class CephBlockPoolStatus(CommonStatus):
+class CephBlockPoolStatus(AdoptableStatus):
     phase: Literal["Pending", "Progressing", "Ready", "Failure", "Deleting"] | None = None
     pool_name: str | None = Field(None, description="The pool's name in Ceph.")
     pool_id: int | None = Field(None, ge=0, description="Ceph's pool id.")
     usage: PoolUsage | None = None
     quotas: PoolQuotaStatus | None = Field(None, description="The quotas Ceph enforces on the pool now.")
-    adopted: bool | None = Field(
-        None, description="The pool existed in Ceph before this object (adopted, not created)."
-    )
-    pending_changes: list[str] = Field(
-        default_factory=list,
-        max_length=32,
-        description="Differences from the spec that wait for spec.confirmAdoptionChanges (they move or drop data).",
-    )

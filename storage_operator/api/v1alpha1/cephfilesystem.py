@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import APIModel, CommonStatus, LocalObjectReference, cel, nested, validations
-from storage_operator.api.v1alpha1.pool import ADOPTION_CONFIRMATION_HELP, PoolSpec, PoolUsage
+from storage_operator.api.meta import APIModel, LocalObjectReference, cel, nested, validations
+from storage_operator.api.v1alpha1.pool import ADOPTION_CONFIRMATION_HELP, AdoptableStatus, PoolSpec, PoolUsage
 
 
 class NamedPoolSpec(PoolSpec):
@@ -79,17 +79,9 @@ class FilesystemPoolStatus(APIModel):
     usage: PoolUsage | None = None
 
 
-class CephFilesystemStatus(CommonStatus):
+class CephFilesystemStatus(AdoptableStatus):
     phase: Literal["Pending", "Progressing", "Ready", "Failure", "Deleting"] | None = None
     fs_name: str | None = Field(None, description="The file system's name in Ceph.")
     fscid: int | None = Field(None, ge=0, description="Ceph's file system id.")
     mds: MDSCounts | None = None
     pools: list[FilesystemPoolStatus] = Field(default_factory=list, max_length=16)
-    adopted: bool | None = Field(
-        None, description="The file system existed in Ceph before this object (adopted, not created)."
-    )
-    pending_changes: list[str] = Field(
-        default_factory=list,
-        max_length=32,
-        description="Differences from the spec that wait for spec.confirmAdoptionChanges (they move or drop data).",
-    )

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from storage_operator.api.meta import DEVICE_CLASS, DEVICE_CLASS_MAX, APIModel, cel, validations
+from storage_operator.api.meta import DEVICE_CLASS, DEVICE_CLASS_MAX, APIModel, CommonStatus, cel, validations
 
 FailureDomain = Literal["osd", "host"]
 
@@ -140,6 +140,17 @@ class PoolUsage(APIModel):
     percent_used: float = Field(0, ge=0, le=100)
     max_available_bytes: int = Field(0, ge=0, description="What can still be written (after replication).")
     used: str | None = Field(None, description="storedBytes, human-readable.")
+
+
+class AdoptableStatus(CommonStatus):
+    """What the status of a pool or a file system says about adoption."""
+
+    adopted: bool | None = Field(None, description="It existed in Ceph before this object: adopted, not created.")
+    pending_changes: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Differences from the spec that wait for spec.confirmAdoptionChanges (they move or drop data).",
+    )
 
 
 class PoolQuotaStatus(APIModel):

@@ -96,7 +96,7 @@ class ClusterSession:
                     f"answers after {limit:.0f} s; the cluster is not responding",
                 )
             ) from None
-        future = loop.run_in_executor(self._executor, self._in_thread, fn)
+        future = loop.run_in_executor(self._executor, self._in_thread, fn, what)
         future.add_done_callback(lambda _f: self._slots.release())  # the slot frees when the thread does
         try:
             result = await asyncio.wait_for(asyncio.shield(future), limit)
@@ -134,14 +134,18 @@ class ClusterSession:
             return self._handle is not None and not self._handle.retired
 
     # ------------------------------------------------------------------ worker threads
-    def _in_thread(self, fn: Callable[[CephClient], T]) -> T:
+    def _in_thread(self, fn: Callable[[CephClient], T], what: str) -> T:
         handle = self._acquire_handle()
         try:
             return fn(handle.client)
         except CephCommandError as exc:
-            if exc.errno in CONNECTION_ERRNOS:
-                self._retire(handle)
-            raise
+            if exc.errno not in CONNECTION_ERRNOS:
+                raise
+            # librados gave up waiting for a monitor: the cluster, not the command, is the problem.
+            self._retire(handle)
+            raise CephUnavailable(
+                "Unreachable", f"{what}: the monitors at {self.spec.describe()} did not answer ({exc.detail})"
+            ) from exc
         finally:
             self._release_handle(handle)
 

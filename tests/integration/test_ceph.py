@@ -66,10 +66,13 @@ def test_mgr_prometheus_module_serves_health_on_loopback(lab: LabHandle) -> None
     def scrape() -> str | None:
         with urllib.request.urlopen(url, timeout=5) as resp:
             text: str = resp.read().decode()
-        # OSD series appear once the mgr has collected the OSDs' metadata (a few seconds after start).
-        return text if 'ceph_osd_up{ceph_daemon="osd.0"} 1.0' in text else None
+        # OSD series appear once the mgr has collected the OSDs' metadata, one OSD at a time.
+        every_osd = all(
+            f'ceph_osd_up{{ceph_daemon="osd.{osd}"}} 1.0' in text
+            and f'ceph_osd_in{{ceph_daemon="osd.{osd}"}} 1.0' in text
+            for osd in range(3)
+        )
+        return text if every_osd else None
 
-    metrics = eventually(scrape, timeout=60, interval=1)
+    metrics = eventually(scrape, timeout=60, interval=1)  # fails the test if the three never show up and in
     assert "ceph_health_status 0.0" in metrics
-    for osd in range(3):
-        assert f'ceph_osd_in{{ceph_daemon="osd.{osd}"}} 1.0' in metrics

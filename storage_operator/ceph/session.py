@@ -58,7 +58,6 @@ class ClusterSession:
         self._closed = False
         # Serializes the few multi-step admin sequences (e.g. enabling pool deletion around one `osd pool rm`).
         self.admin_lock = asyncio.Lock()
-        self.connected_at: float | None = None
         self._failure: tuple[float, CephUnavailable] | None = None
 
     # ------------------------------------------------------------------ public API
@@ -128,11 +127,6 @@ class ClusterSession:
         # Threads still blocked in librados finish on their own; do not wait for them here.
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    @property
-    def connected(self) -> bool:
-        with self._lock:
-            return self._handle is not None and not self._handle.retired
-
     # ------------------------------------------------------------------ worker threads
     def _in_thread(self, fn: Callable[[CephClient], T], what: str) -> T:
         handle = self._acquire_handle()
@@ -169,7 +163,6 @@ class ClusterSession:
             handle = _Handle(client, users=1)
             with self._lock:
                 self._handle = handle
-                self.connected_at = time.time()
             return handle
 
     def _release_handle(self, handle: _Handle) -> None:
@@ -204,19 +197,19 @@ class SessionRegistry:
     def __init__(self, *, workers: int = DEFAULT_WORKERS) -> None:
         self._sessions: dict[str, ClusterSession] = {}
         self._workers = workers
+        self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, key: str, spec: ConnectionSpec) -> ClusterSession:
         current = self._sessions.get(key)
         if current is not None and current.spec.fingerprint == spec.fingerprint:
             return current
         if current is not None:
-            asyncio.get_running_loop().create_task(current.close())
+            # The monitors or the key changed: the old connection goes (close() does not block).
+            self._closing.add(task := asyncio.get_running_loop().create_task(current.close()))
+            task.add_done_callback(self._closing.discard)
         session = ClusterSession(key, spec, workers=self._workers)
         self._sessions[key] = session
         return session
-
-    def peek(self, key: str) -> ClusterSession | None:
-        return self._sessions.get(key)
 
     async def drop(self, key: str) -> None:
         session = self._sessions.pop(key, None)

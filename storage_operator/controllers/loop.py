@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from storage_operator.controllers.errors import reason_of, retry_after
+from storage_operator.controllers.errors import failure_of, reason_of, retry_after
 from storage_operator.controllers.runtime import Runtime
+from storage_operator.reconcile.events import Event
 
 log = logging.getLogger("storage_operator")
 Body = dict[str, Any]
@@ -54,6 +55,8 @@ async def run_loop(rt: Runtime, kind: str, body: Mapping[str, Any], stopped: Any
             except Exception as exc:  # a bug must not end the loop: report it, back off, try again
                 log.exception("%s %s: reconcile crashed", kind, _name(snapshot))
                 outcome = Outcome(ok=False, recheck=None, error=exc)
+                if failures == 0:  # once per run of failures, not on every retry
+                    await rt.post(snapshot, Event.warning("InternalError", failure_of(exc)[1]))
             rt.metrics.reconcile_duration.labels(kind).observe(time.monotonic() - started)
             if outcome.ok:
                 failures = 0

@@ -1,4 +1,4 @@
-"""A blocking connection to a Ceph cluster through librados (python3-rados) and librbd (python3-rbd).
+"""A blocking connection to a Ceph cluster through librados (python3-rados); RBD images are in images.py.
 
 Every call here blocks its thread; the operator never calls them on its event loop but through
 ``storage_operator.ceph.session``, which runs them on a bounded thread pool per cluster.
@@ -13,7 +13,6 @@ from types import TracebackType
 from typing import Any, Self
 
 import rados
-import rbd
 
 from storage_operator.ceph.command import Command, build_command, parse_reply
 from storage_operator.ceph.connection import (
@@ -122,29 +121,3 @@ class CephClient:
             yield ctx
         finally:
             ctx.close()
-
-    def list_rbd_images(self, pool: str) -> list[str]:
-        """Names of the RBD images in ``pool`` (empty when it has none or is not an RBD pool)."""
-        with self.ioctx(pool) as ctx:
-            try:
-                return sorted(str(name) for name in rbd.RBD().list(ctx))
-            except rbd.Error as exc:
-                raise CephCommandError("rbd ls", exc.errno or 0, str(exc)) from exc
-
-    def create_rbd_image(self, pool: str, name: str, size: int) -> None:
-        with self.ioctx(pool) as ctx:
-            try:
-                rbd.RBD().create(ctx, name, size)
-            except rbd.ImageExists:
-                pass
-            except rbd.Error as exc:
-                raise CephCommandError("rbd create", exc.errno or 0, str(exc)) from exc
-
-    def remove_rbd_image(self, pool: str, name: str) -> None:
-        with self.ioctx(pool) as ctx:
-            try:
-                rbd.RBD().remove(ctx, name)
-            except rbd.ImageNotFound:
-                pass
-            except rbd.Error as exc:
-                raise CephCommandError("rbd rm", exc.errno or 0, str(exc)) from exc

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 
-from storage_operator.ceph import crush, df, ecprofile, fs, osd, pools, status, subvolumes
+from storage_operator.ceph import crush, df, ecprofile, fs, images, osd, pools, status, subvolumes
 from storage_operator.ceph.session import ClusterSession
 from storage_operator.ceph.world import ClusterObservation, PoolWorld
 
@@ -67,7 +67,7 @@ async def list_subvolumes(session: ClusterSession, fs_name: str) -> list[str]:
 
 
 async def list_rbd_images(session: ClusterSession, pool: str) -> list[str]:
-    return await session.run(lambda c: c.list_rbd_images(pool), what=f"list RBD images of {pool}")
+    return await session.run(lambda c: images.list_images(c, pool), what=f"list RBD images of {pool}")
 
 
 async def delete_pools(session: ClusterSession, names: Iterable[str]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from storage_operator.api.meta import PAUSED_ANNOTATION
+from storage_operator.ceph import images
 from storage_operator.ceph.pools import OWNER_KEY
 from tests.operator_support import Storage, ceph_json, condition, own_namespace, pool_names, status, unique
 from tests.support import LabHandle
@@ -140,7 +141,7 @@ def test_deletion_waits_for_rbd_images_then_removes_the_pool(lab: LabHandle, ns:
     ns.create(KIND, name, replicated(3))
     ns.wait_phase(KIND, name, "Ready")
     with lab.ceph() as ceph:
-        ceph.create_rbd_image(name, "disk-of-a-database", 8 * 1024**2)
+        images.create_image(ceph, name, "disk-of-a-database", 8 * 1024**2)
     ns.delete(KIND, name)
     body = ns.wait(KIND, name, lambda b: condition(b, "DeletionIsBlocked").get("status") == "True")
     assert "disk-of-a-database" in condition(body, "DeletionIsBlocked")["message"]
@@ -149,7 +150,7 @@ def test_deletion_waits_for_rbd_images_then_removes_the_pool(lab: LabHandle, ns:
     assert name in pool_names(lab)  # the data is still there
 
     with lab.ceph() as ceph:
-        ceph.remove_rbd_image(name, "disk-of-a-database")
+        images.remove_image(ceph, name, "disk-of-a-database")
     ns.wait_gone(KIND, name)
     assert name not in pool_names(lab)
 

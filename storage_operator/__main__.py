@@ -63,6 +63,35 @@ def _operator(args: argparse.Namespace) -> int:
     return run_operator(config)
 
 
+def _agent(args: argparse.Namespace) -> int:
+    from storage_operator.agent.process import run_agent  # noqa: PLC0415 (pyudev only where it is used)
+    from storage_operator.config import AgentConfig  # noqa: PLC0415
+    from storage_operator.lab.config import parse_size  # noqa: PLC0415 (the one size parser)
+
+    overrides: dict[str, object] = {}
+    for name in ("node", "kubeconfig", "loop_backing_dir", "rescan", "event_source"):
+        value = getattr(args, name)
+        if value is not None:
+            key = {"node": "node_name", "rescan": "rescan_seconds"}.get(name, name)
+            overrides[key] = Path(value) if name in ("kubeconfig", "loop_backing_dir") else value
+    if args.consider_loop:
+        overrides["consider_loop"] = True
+    if args.consider_partitions:
+        overrides["consider_partitions"] = True
+    try:
+        if args.min_size:
+            overrides["min_size_bytes"] = parse_size(args.min_size)
+        if args.http:
+            host, _, port = args.http.rpartition(":")
+            overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
+            overrides["http_port"] = int(port)
+        config = AgentConfig(**overrides)  # type: ignore[arg-type]  # validated by pydantic
+    except (ValueError, StorageError) as exc:
+        print(f"error: bad agent settings: {exc}", file=sys.stderr)
+        return 2
+    return run_agent(config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storage-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"storage-operator {__version__}")
@@ -82,6 +111,25 @@ def build_parser() -> argparse.ArgumentParser:
     op.add_argument("--identity", help="this replica's name in the Lease (default: $POD_NAME or host-pid)")
     op.add_argument("--http", metavar="HOST:PORT", help="where /metrics, /healthz, /readyz listen (0.0.0.0:8080)")
     op.set_defaults(func=_operator)
+    agent = sub.add_parser(
+        "agent",
+        help="the node agent: find this node's block devices, say which are free and why, in its DiskInventory",
+        description="Settings also come from STORAGE_AGENT_* environment variables and NODE_NAME "
+        "(all of them are in storage_operator/config.py). It writes to no device.",
+    )
+    agent.add_argument("--node", help="this node's name (default: $NODE_NAME)")
+    agent.add_argument("--kubeconfig", help="kubeconfig to use (default: $KUBECONFIG, else the pod's ServiceAccount)")
+    agent.add_argument("--min-size", help="smaller devices are never available, e.g. 1G (default 1 GiB)")
+    agent.add_argument("--consider-loop", action="store_true", help="offer loop devices too")
+    agent.add_argument("--consider-partitions", action="store_true", help="offer partitions too")
+    agent.add_argument(
+        "--loop-backing-dir",
+        help="report only loop devices backed by files under this directory (the lab's per-node disks)",
+    )
+    agent.add_argument("--rescan", type=float, help="seconds between full rescans (default 60)")
+    agent.add_argument("--event-source", choices=["auto", "udev", "kernel"], help="where uevents come from")
+    agent.add_argument("--http", metavar="HOST:PORT", help="where /metrics and /healthz listen (0.0.0.0:8081)")
+    agent.set_defaults(func=_agent)
     return parser
 
 

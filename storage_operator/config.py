@@ -58,3 +58,39 @@ class OperatorConfig(BaseSettings):
         if not self.retry_period < self.renew_deadline < self.lease_duration:
             raise ValueError("leader election needs retry_period < renew_deadline < lease_duration")
         return self
+
+
+class AgentConfig(BaseSettings):
+    """The node agent's settings: ``STORAGE_AGENT_<NAME>`` (``NODE_NAME`` and ``KUBECONFIG`` too)."""
+
+    model_config = SettingsConfigDict(env_prefix="STORAGE_AGENT_", extra="ignore", frozen=True, populate_by_name=True)
+
+    node_name: str = Field(
+        description="The node this agent runs on (the DaemonSet passes spec.nodeName).",
+        validation_alias=AliasChoices("STORAGE_AGENT_NODE_NAME", "NODE_NAME"),
+    )
+    kubeconfig: Path | None = Field(
+        None,
+        description="Kubeconfig to use; unset: the pod's ServiceAccount (in-cluster).",
+        validation_alias=AliasChoices("STORAGE_AGENT_KUBECONFIG", "KUBECONFIG"),
+    )
+    http_host: str = Field("0.0.0.0", description="Address of /metrics and /healthz.")  # noqa: S104
+    http_port: int = Field(8081, ge=1, le=65535, description="Port of /metrics and /healthz.")
+    min_size_bytes: int = Field(1024**3, ge=0, description="Smaller devices are never available (default 1 GiB).")
+    consider_loop: bool = Field(False, description="Offer loop devices (off on real nodes).")
+    consider_partitions: bool = Field(False, description="Offer partitions, not only whole disks.")
+    loop_backing_dir: Path | None = Field(
+        None,
+        description="Report only loop devices whose backing file lies under this directory (and consider "
+        "them): how the lab gives each simulated node its own disks. Unset: every device of the node.",
+    )
+    rescan_seconds: float = Field(60.0, gt=0, description="Full rescan (every device probed again) interval.")
+    debounce_seconds: float = Field(0.03, ge=0, description="Quiet time after a uevent before scanning.")
+    event_source: Literal["auto", "udev", "kernel"] = Field(
+        "auto", description="Where uevents come from: udevd when it runs (auto), or the kernel directly."
+    )
+    mountinfo: Path = Field(
+        Path("/proc/1/mountinfo"), description="The host's mount table (the pod runs with hostPID)."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["text", "json"] = Field("text", description="Log line format.")

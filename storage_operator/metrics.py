@@ -84,3 +84,27 @@ class Metrics:
 def _remove(gauge: Gauge, *labels: str) -> None:
     with contextlib.suppress(KeyError):
         gauge.remove(*labels)
+
+
+class AgentMetrics:
+    """The node agent's metrics (one node each, so no node label: Prometheus adds the target's)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.devices = Gauge(f"{PREFIX}_agent_devices", "Block devices reported for this node.", registry=r)
+        self.available = Gauge(f"{PREFIX}_agent_devices_available", "Devices free to become OSDs.", registry=r)
+        self.scan_duration = Histogram(
+            f"{PREFIX}_agent_scan_duration_seconds",
+            "Time one scan took (enumerate, probe, assess).",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=r,
+        )
+        self.uevents = Counter(f"{PREFIX}_agent_uevents_total", "Block-device uevents handled.", registry=r)
+        self.publishes = Counter(
+            f"{PREFIX}_agent_publishes_total", "DiskInventory writes by result.", ["result"], registry=r
+        )
+        self.probes = Counter(f"{PREFIX}_agent_probes_total", "Devices probed (wipefs, blkid).", registry=r)
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -12,6 +12,7 @@ from storage_operator.ceph.status import HEALTH_CODES
 from storage_operator.ceph.world import ClusterObservation
 from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.osds import sync_osds
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import StorageError
 from storage_operator.kube import objects
@@ -29,9 +30,11 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     previous = rt.status_of(body, CephClusterStatus)
     now = datetime.now(UTC)
     if not spec.external.enable:
-        fold = fold_managed(spec, previous, generation=generation, now=now)
-        await rt.write_status(KIND, body, previous, fold.status, fold.events)
-        return Outcome(ok=True, recheck=None)  # nothing to retry until the spec changes
+        # Managed mode runs no daemons yet; it keeps the CephOSDs its selection implies.
+        selection, osd_events = await sync_osds(rt, body, spec)
+        fold = fold_managed(spec, previous, generation=generation, now=now, selection=selection)
+        await rt.write_status(KIND, body, previous, fold.status, fold.events + osd_events)
+        return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds))
     error: BaseException | None = None
     try:
         connection = await rt.connection(namespace, name, spec)

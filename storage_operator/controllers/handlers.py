@@ -38,6 +38,11 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
     for kind, reconcile, delete in CONTROLLERS:
         _register_kind(registry, rt, kind, reconcile, delete)
 
+    # A node's disks changed: managed clusters look again at what their storage selection picks.
+    @kopf.on.event(GROUP, VERSION, kind_named("DiskInventory").plural, registry=registry)
+    async def inventory_changed(**_: Any) -> None:
+        rt.kick_kind(clusters.KIND)
+
 
 def _register_kind(
     registry: kopf.OperatorRegistry, rt: Runtime, kind: str, reconcile: Reconcile, delete: Delete

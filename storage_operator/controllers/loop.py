@@ -41,6 +41,7 @@ async def run_loop(rt: Runtime, kind: str, body: Mapping[str, Any], stopped: Any
     kopf's daemon flag (truthy once set, ``await stopped.wait()``)."""
     uid = str(body["metadata"]["uid"])
     kick = rt.kick(uid)
+    rt.kinds[uid] = kind
     failures = 0
     try:
         while not stopped:
@@ -73,6 +74,7 @@ async def run_loop(rt: Runtime, kind: str, body: Mapping[str, Any], stopped: Any
             await _wait(stopped, kick, delay)
     finally:
         rt.kicks.pop(uid, None)
+        rt.kinds.pop(uid, None)
 
 
 async def _wait(stopped: Any, kick: asyncio.Event, delay: float | None) -> None:

@@ -19,12 +19,12 @@ import kopf
 
 from storage_operator.config import OperatorConfig
 from storage_operator.controllers import handlers
-from storage_operator.controllers.http import serve
 from storage_operator.controllers.leader import LeaderElector
 from storage_operator.controllers.runtime import Runtime
 from storage_operator.kube.client import api_client, close_client, endpoint
 from storage_operator.logging import setup_logging
 from storage_operator.metrics import Metrics
+from storage_operator.probes import serve
 
 log = logging.getLogger("storage_operator")
 FINALIZER = "storage.baremetal.io/finalizer"

@@ -63,6 +63,7 @@ class Runtime:
     sessions: SessionRegistry = field(init=False)
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     seen_generation: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, str] = field(default_factory=dict)  # uid -> kind of every running loop
     _kube_pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -84,6 +85,13 @@ class Runtime:
     def forget(self, uid: str) -> None:
         self.kicks.pop(uid, None)
         self.seen_generation.pop(uid, None)
+        self.kinds.pop(uid, None)
+
+    def kick_kind(self, kind: str) -> None:
+        """Wake every loop of ``kind`` (something they all depend on changed: a DiskInventory)."""
+        for uid, k in self.kinds.items():
+            if k == kind and uid in self.kicks:
+                self.kicks[uid].set()
 
     # ------------------------------------------------------------------ status and Events
     @staticmethod

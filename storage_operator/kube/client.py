@@ -11,6 +11,9 @@ from kubernetes import client, config
 
 from storage_operator.errors import StorageError
 
+# For the layers that may not import the client library themselves but pass its clients around.
+ApiClient = client.ApiClient
+
 
 def _configuration(kubeconfig: Path | None) -> client.Configuration:
     configuration = client.Configuration()

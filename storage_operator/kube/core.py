@@ -103,14 +103,37 @@ def observe_node_names(api: client.ApiClient) -> list[str]:
 
 
 def request_token(
-    api: client.ApiClient, *, namespace: str, service_account: str, audiences: list[str], seconds: int
+    api: client.ApiClient,
+    *,
+    namespace: str,
+    service_account: str,
+    audiences: list[str],
+    seconds: int,
+    bound_node: str | None = None,
 ) -> str:
-    """A token for the ServiceAccount from the TokenRequest API (what a pod's projected volume holds)."""
+    """A token for the ServiceAccount from the TokenRequest API (what a pod's projected volume holds).
+
+    ``bound_node``: bind it to that Node, as a pod's token is bound to its pod on a node: the API server
+    then puts the node's name into the token's user info (``authentication.kubernetes.io/node-name``).
+    """
+    bound = None
+    if bound_node is not None:
+        bound = client.V1BoundObjectReference(
+            api_version="v1", kind="Node", name=bound_node, uid=observe_node_uid(api, bound_node)
+        )
     body = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds)
+        spec=client.V1TokenRequestSpec(audiences=audiences, expiration_seconds=seconds, bound_object_ref=bound)
     )
     with api_errors():
         done = client.CoreV1Api(api).create_namespaced_service_account_token(service_account, namespace, body)
     if done.status is None or not done.status.token:
         raise NotReady(f"no token issued for {namespace}/{service_account}")
     return str(done.status.token)
+
+
+def observe_node_uid(api: client.ApiClient, name: str) -> str:
+    with api_errors():
+        node = client.CoreV1Api(api).read_node(name)
+    if node.metadata is None or not node.metadata.uid:
+        raise NotReady(f"Node {name} has no uid yet")
+    return str(node.metadata.uid)

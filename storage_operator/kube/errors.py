@@ -6,6 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 
+import urllib3
 from kubernetes.client.exceptions import ApiException
 
 from storage_operator.errors import Conflict, KubeAPIError, NotFound, StorageError
@@ -31,8 +32,13 @@ def translate(exc: ApiException) -> StorageError:
 
 @contextlib.contextmanager
 def api_errors() -> Iterator[None]:
-    """Run a block of client calls with ApiException translated (the original chained as cause)."""
+    """Run a block of client calls with ApiException translated (the original chained as cause).
+
+    An API server that cannot be reached at all (restarting, network down) is status 0, "Unreachable".
+    """
     try:
         yield
     except ApiException as exc:
         raise translate(exc) from exc
+    except urllib3.exceptions.HTTPError as exc:
+        raise KubeAPIError(0, "Unreachable", f"the API server did not answer: {exc}") from exc

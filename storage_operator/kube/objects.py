@@ -86,3 +86,39 @@ def exists_with_uid(api: client.ApiClient, kind: str, namespace: str, uid: str) 
         if meta.get("uid") == uid:
             return str(meta.get("name"))
     return None
+
+
+def create_object(api: client.ApiClient, body: Body) -> Body:
+    """Create one of our objects (``body`` carries kind and, when namespaced, metadata.namespace)."""
+    k = kind_named(str(body["kind"]))
+    custom = client.CustomObjectsApi(api)
+    with api_errors():
+        if k.scope == "Namespaced":
+            done = custom.create_namespaced_custom_object(GROUP, VERSION, body["metadata"]["namespace"], k.plural, body)
+        else:
+            done = custom.create_cluster_custom_object(GROUP, VERSION, k.plural, body)
+    return _body(done)
+
+
+def patch_object(api: client.ApiClient, kind: str, name: str, namespace: str | None, patch: Body) -> Body:
+    """A merge patch of the object itself (spec, metadata), not its status."""
+    k = kind_named(kind)
+    custom = client.CustomObjectsApi(api)
+    with api_errors():
+        if k.scope == "Namespaced":
+            done = custom.patch_namespaced_custom_object(
+                GROUP, VERSION, namespace or "", k.plural, name, patch, _content_type=MERGE_PATCH
+            )
+        else:
+            done = custom.patch_cluster_custom_object(GROUP, VERSION, k.plural, name, patch, _content_type=MERGE_PATCH)
+    return _body(done)
+
+
+def delete_object(api: client.ApiClient, kind: str, name: str, namespace: str | None = None) -> None:
+    k = kind_named(kind)
+    custom = client.CustomObjectsApi(api)
+    with api_errors():
+        if k.scope == "Namespaced":
+            custom.delete_namespaced_custom_object(GROUP, VERSION, namespace or "", k.plural, name)
+        else:
+            custom.delete_cluster_custom_object(GROUP, VERSION, k.plural, name)

@@ -19,6 +19,8 @@ GiB = 1024**3
 DEFAULT_PORT_BASE = 26400
 # Offsets inside the lab's block of ports. The block is PORT_BLOCK wide.
 PORT_BLOCK = 400
+AGENT_HTTP_OFFSET = 40
+MAX_NODES = 50  # agents take ports +40..+89
 CEPH_MSGR_MIN_OFFSET = 100
 CEPH_MSGR_MAX_OFFSET = 299
 
@@ -69,6 +71,10 @@ class LabPorts:
     def operator_http(self) -> int:
         """The lab operator's /metrics, /healthz and /readyz (tests run extra replicas on the next ports)."""
         return self.base + 30
+
+    def agent_http(self, index: int) -> int:
+        """The node agent of the ``index``-th node: /metrics and /healthz."""
+        return self.base + AGENT_HTTP_OFFSET + index
 
     @property
     def ceph_msgr_min(self) -> int:
@@ -184,6 +190,8 @@ class LabConfig:
             raise LabError(f"LAB_PORT_BASE={self.port_base} is out of range: pick 1024..{65535 - PORT_BLOCK}")
         if not self.nodes:
             raise LabError("the lab needs at least one node (LAB_NODES)")
+        if len(self.nodes) > MAX_NODES:
+            raise LabError(f"the lab runs at most {MAX_NODES} nodes (LAB_NODES has {len(self.nodes)})")
         for node in self.nodes:
             if not node or not all(c.isalnum() or c == "-" for c in node) or node != node.lower():
                 raise LabError(f"node name {node!r} is not a DNS label (lowercase letters, digits, '-')")
@@ -195,6 +203,11 @@ class LabConfig:
     @property
     def ports(self) -> LabPorts:
         return LabPorts(self.port_base)
+
+    def listeners(self) -> dict[str, int]:
+        """Every fixed port of this lab, the node agents' included."""
+        agents = {f"storage-agent ({node})": self.ports.agent_http(i) for i, node in enumerate(self.nodes)}
+        return self.ports.listeners() | agents
 
     @property
     def paths(self) -> LabPaths:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from storage_operator.errors import LabError
 from storage_operator.lab import loopdev, mounts, ports, processes
+from storage_operator.lab.agents import start_agents
 from storage_operator.lab.binaries import Binaries, load_versions, require_debian_tools
 from storage_operator.lab.ceph import start_ceph
 from storage_operator.lab.cluster import install_crds, register_nodes, store_ceph_secret
@@ -55,6 +56,7 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("ceph secret", store_ceph_secret),
     Step("nfs", start_nfs),
     Step("operator", start_operator),
+    Step("agents", start_agents),
     Step("examples", apply_examples),
     Step("shell", write_shell_env),
 )
@@ -173,7 +175,7 @@ class Lab:
         binaries.require_control_plane()
         p = self.config.ports
         ports.require_free(
-            p.listeners(),
+            self.config.listeners(),
             {"Ceph messengers": p.ceph_msgr_range()},
             hint=f"stop whatever holds it, or move the lab with LAB_PORT_BASE (now {p.base}; "
             "it takes 400 ports from there)",
@@ -262,7 +264,7 @@ class Lab:
         if loops:
             problems.append("loop devices still attached: " + ", ".join(d.device for d in loops))
         p = self.config.ports
-        busy = ports.listening_in([*p.listeners().values(), *p.ceph_msgr_range()])
+        busy = ports.listening_in([*self.config.listeners().values(), *p.ceph_msgr_range()])
         if busy:
             problems.append(f"ports still listening: {busy}")
         if problems:

@@ -28,8 +28,8 @@ def create_sparse_file(path: Path, size: int) -> None:
         os.truncate(f.fileno(), size)
 
 
-def attach(backing_file: Path) -> str:
-    result = _losetup("--find", "--show", str(backing_file))
+def attach(backing_file: Path, *, read_only: bool = False) -> str:
+    result = _losetup(*(["--read-only"] if read_only else []), "--find", "--show", str(backing_file))
     device = result.strip()
     if not device.startswith("/dev/loop"):
         raise LabError(f"losetup gave no device for {backing_file}: {result!r}")

@@ -16,7 +16,7 @@ import yaml
 from storage_operator.api.v1alpha1 import kind_named
 from storage_operator.errors import StorageError
 from storage_operator.kube.apply import apply_manifests
-from storage_operator.kube.client import connect
+from storage_operator.kube.client import ApiClient, connect
 from storage_operator.kube.core import request_token
 from storage_operator.kube.objects import get_object
 from storage_operator.lab import probe
@@ -45,15 +45,24 @@ LAB_EXAMPLES = (
 EXAMPLES_FIELD_MANAGER = "lab-examples"
 
 
-def operator_manifests(*, include_deployment: bool = False) -> list[dict[str, Any]]:
-    """The documents of manifests/operator/ in kustomization order (the Deployment only on request)."""
-    kustomization = yaml.safe_load((OPERATOR_MANIFESTS / "kustomization.yaml").read_text())
+def kustomization_docs(directory: Path, *, skip_kinds: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """The documents a kustomization lists, in its order, without those of ``skip_kinds``."""
+    kustomization = yaml.safe_load((directory / "kustomization.yaml").read_text())
     docs = []
     for resource in kustomization["resources"]:
-        for doc in yaml.safe_load_all((OPERATOR_MANIFESTS / resource).read_text()):
-            if doc and (include_deployment or doc["kind"] != "Deployment"):
+        for doc in yaml.safe_load_all((directory / resource).read_text()):
+            if doc and doc["kind"] not in skip_kinds:
                 docs.append(doc)
     return docs
+
+
+# Workloads need a node that runs pods; in the process profile the lab runs their processes instead.
+WORKLOADS = frozenset({"Deployment", "DaemonSet"})
+
+
+def operator_manifests(*, include_deployment: bool = False) -> list[dict[str, Any]]:
+    """The documents of manifests/operator/ in kustomization order (the Deployment only on request)."""
+    return kustomization_docs(OPERATOR_MANIFESTS, skip_kinds=frozenset() if include_deployment else WORKLOADS)
 
 
 def operator_kubeconfig(config: LabConfig) -> Path:
@@ -77,24 +86,39 @@ def build_operator_argv(config: LabConfig, *, identity: str, port: int) -> list[
     ]
 
 
+def write_token_kubeconfig(
+    api: ApiClient,
+    config: LabConfig,
+    *,
+    service_account: str,
+    path: Path,
+    server: str,
+    ca: Path,
+    bound_node: str | None = None,
+) -> Path:
+    """A kubeconfig (0600) with a TokenRequest token of the ServiceAccount, as a pod of it would have."""
+    token = request_token(
+        api,
+        namespace=config.operator_namespace,
+        service_account=service_account,
+        audiences=[SA_ISSUER],
+        seconds=TOKEN_SECONDS,
+        bound_node=bound_node,
+    )
+    user = f"system:serviceaccount:{config.operator_namespace}:{service_account}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(render_token_kubeconfig(server=server, ca=ca, token=token, user=user))
+    return path
+
+
 def write_operator_kubeconfig(config: LabConfig, server: str, ca: Path) -> Path:
     """Install the operator's ServiceAccount and RBAC, and a kubeconfig with a token for it (0600)."""
     with connect(config.paths.kubeconfig) as api:
         apply_manifests(api, operator_manifests())
-        token = request_token(
-            api,
-            namespace=config.operator_namespace,
-            service_account=SERVICE_ACCOUNT,
-            audiences=[SA_ISSUER],
-            seconds=TOKEN_SECONDS,
+        return write_token_kubeconfig(
+            api, config, service_account=SERVICE_ACCOUNT, path=operator_kubeconfig(config), server=server, ca=ca
         )
-    path = operator_kubeconfig(config)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(
-            render_token_kubeconfig(server=server, ca=ca, token=token, user=f"system:serviceaccount:{SERVICE_ACCOUNT}")
-        )
-    return path
 
 
 def readiness(port: int) -> str | None:

@@ -20,6 +20,7 @@ from storage_operator.api.v1alpha1.cephcluster import (
 from storage_operator.ceph.world import ClusterObservation
 from storage_operator.reconcile.conditions import find, remove_condition, set_condition
 from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.osds import Selection
 from storage_operator.reconcile.units import human_bytes
 
 PHASE_BY_HEALTH = {"HEALTH_OK": "Ready", "HEALTH_WARN": "Warning", "HEALTH_ERR": "Error"}
@@ -202,16 +203,48 @@ def fold_failure(
     return ClusterFold(status, events)
 
 
+def _fold_selection(
+    status: CephClusterStatus, selection: Selection, *, now: datetime, generation: int | None
+) -> list[Event]:
+    details = [selection.describe(), *selection.problems]
+    if selection.unusable:
+        details.append("selected but not usable: " + "; ".join(selection.unusable))
+    message = "; ".join(details)
+    before = find(status.conditions, "DevicesSelected")
+    ok = bool(selection.desired) and not selection.problems
+    status.conditions = set_condition(
+        status.conditions,
+        "DevicesSelected",
+        "True" if ok else "False",
+        "DevicesSelected" if ok else ("SelectionProblem" if selection.problems else "NothingSelected"),
+        message,
+        now=now,
+        generation=generation,
+    )
+    if before is not None and before.message == message:
+        return []
+    return [Event.normal("DevicesSelected", message) if ok else Event.warning("SelectionProblem", message)]
+
+
 def fold_managed(
-    spec: CephClusterSpec, previous: CephClusterStatus | None, *, generation: int | None, now: datetime
+    spec: CephClusterSpec,
+    previous: CephClusterStatus | None,
+    *,
+    generation: int | None,
+    now: datetime,
+    selection: Selection | None = None,
 ) -> ClusterFold:
-    """A managed cluster is accepted and left Pending with one condition and one Event (no retry loop)."""
+    """A managed cluster is accepted and left Pending with one condition and one Event (no retry loop);
+    the devices its storage selection picks are reported (condition DevicesSelected, an Event on change)."""
     status = _base(previous, generation)
     events: list[Event] = []
     if find(status.conditions, "Supported") is None:
         events.append(Event.warning("ManagedModeNotSupported", MANAGED_NOT_SUPPORTED))
     status.phase = "Pending"
     status.message = MANAGED_NOT_SUPPORTED
+    if selection is not None:
+        events += _fold_selection(status, selection, now=now, generation=generation)
+        status.message = f"{MANAGED_NOT_SUPPORTED}; {selection.describe()}"
     status.conditions = set_condition(
         status.conditions,
         "Supported",

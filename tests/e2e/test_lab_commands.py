@@ -75,7 +75,7 @@ def leftovers(config: LabConfig) -> dict[str, object]:
     return {
         "processes": procs,
         "loops": [d.device for d in loopdev.attached_under(config.root)],
-        "listeners": ports.listening_in([*p.listeners().values(), *p.ceph_msgr_range()]),
+        "listeners": ports.listening_in([*config.listeners().values(), *p.ceph_msgr_range()]),
     }
 
 
@@ -98,7 +98,7 @@ def test_make_lab_twice_then_make_lab_down_leaves_nothing(lab_env: dict[str, str
 
     down = make(lab_env, "lab-down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 15 processes" in down.stdout
+    assert "stopped 16 processes" in down.stdout
     assert "detached 1 loop devices" in down.stdout
     assert leftovers(config) == NOTHING
     assert (config.root / "logs").is_dir()  # logs are kept for a post-mortem
@@ -120,7 +120,7 @@ def test_a_lab_whose_state_file_was_lost_is_still_cleaned_up(lab_env: dict[str, 
     config.paths.state_file.unlink()
     down = cli(lab_env, "down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 15 processes" in down.stdout
+    assert "stopped 16 processes" in down.stdout
     assert leftovers(config) == NOTHING
 
 

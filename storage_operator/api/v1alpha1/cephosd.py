@@ -41,11 +41,15 @@ class CephOSDSpec(APIModel):
     object_store: Literal["bluestore"] = Field("bluestore", description="OSD back end.")
 
 
-OSDPhase = Literal["Pending", "Preparing", "Prepared", "Running", "Down", "Removing", "Failed"]
+OSDPhase = Literal["Pending", "Unavailable", "Preparing", "Prepared", "Running", "Down", "Removing", "Failed"]
 
 
 class CephOSDStatus(CommonStatus):
-    phase: OSDPhase | None = Field(None, description="Pending, Preparing, Prepared, Running, Down, Removing or Failed.")
+    phase: OSDPhase | None = Field(
+        None,
+        description="Pending (selected, waiting to be prepared), Unavailable (its device is gone or in use), "
+        "Preparing, Prepared, Running, Down, Removing or Failed.",
+    )
     osd_id: int | None = Field(None, ge=0, description="The id Ceph allocated (osd.N).")
     osd_uuid: str | None = Field(None, alias="osdUUID", description="The OSD's uuid (as in `ceph osd dump`).")
     up: bool | None = Field(None, description="The OSD daemon is up in the OSD map.")

@@ -1,17 +1,21 @@
-"""/metrics, /healthz and /readyz on a port of their own (aiohttp, already a dependency of kopf)."""
+"""/metrics, /healthz and /readyz on a port of their own (aiohttp, already a dependency of kopf), for
+every long-running process of the project (operator, node agent)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from aiohttp import web
-
-from storage_operator.metrics import Metrics
 
 Probe = Callable[[], tuple[bool, str]]
 
 
-async def serve(host: str, port: int, metrics: Metrics, *, healthy: Probe, ready: Probe) -> web.AppRunner:
+class Exposes(Protocol):
+    def exposition(self) -> tuple[bytes, str]: ...
+
+
+async def serve(host: str, port: int, metrics: Exposes, *, healthy: Probe, ready: Probe) -> web.AppRunner:
     """Start serving; the caller stops it with ``await runner.cleanup()``."""
 
     async def get_metrics(_request: web.Request) -> web.Response:

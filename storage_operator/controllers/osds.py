@@ -1,0 +1,80 @@
+"""A managed CephCluster's CephOSDs: one per selected available device of the nodes' DiskInventories.
+
+They stay Pending until managed mode prepares devices (a later version); a device that disappears or
+becomes unavailable marks its CephOSD Unavailable; nothing that Ceph knows of is ever deleted here.
+"""
+
+from __future__ import annotations
+
+from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
+from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
+from storage_operator.api.v1alpha1.diskinventory import Device, DiskInventoryStatus
+from storage_operator.controllers.runtime import Body, Runtime
+from storage_operator.errors import Conflict, NotFound
+from storage_operator.kube import objects
+from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.osds import CLUSTER_LABEL, Selection, build_cephosd, fold_osd_status, select_osds
+
+KIND = "CephOSD"
+
+
+async def sync_osds(rt: Runtime, cluster: Body, spec: CephClusterSpec) -> tuple[Selection, list[Event]]:
+    meta = cluster["metadata"]
+    namespace, name = meta["namespace"], meta["name"]
+    inventories = {
+        str(item["metadata"]["name"]): DiskInventoryStatus.model_validate(item.get("status") or {})
+        for item in await rt.kube(objects.list_objects, rt.api, "DiskInventory")
+    }
+    selection = select_osds(name, spec.storage, inventories)
+    existing = {
+        str(item["metadata"]["name"]): item
+        for item in await rt.kube(objects.list_objects, rt.api, KIND, namespace)
+        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == name
+    }
+    events: list[Event] = []
+    wanted = {d.name: d for d in selection.desired}
+    created = []
+    for osd_name, desired in wanted.items():
+        if osd_name in existing:
+            continue
+        body = build_cephosd(
+            desired,
+            cluster=name,
+            namespace=namespace,
+            cluster_uid=str(meta["uid"]),
+            device_class=spec.storage.device_class,
+        )
+        try:
+            existing[osd_name] = await rt.kube(objects.create_object, rt.api, body)
+            created.append(f"{desired.node}/{desired.device.name}")
+        except Conflict:
+            existing[osd_name] = await rt.kube(objects.get_object, rt.api, KIND, osd_name, namespace)
+    if created:
+        events.append(Event.normal("OSDsPlanned", f"CephOSDs made for {', '.join(created)}"))
+    dropped = []
+    for osd_name, item in existing.items():
+        osd_spec = CephOSDSpec.model_validate(item.get("spec") or {})
+        previous = rt.status_of(item, CephOSDStatus)
+        if osd_name not in wanted and (previous is None or previous.osd_id is None):
+            # Never prepared, so nothing is on the device: a de-selected CephOSD simply goes.
+            try:
+                await rt.kube(objects.delete_object, rt.api, KIND, osd_name, namespace)
+                dropped.append(f"{osd_spec.node}/{osd_spec.device.path}")
+            except NotFound:
+                pass
+            continue
+        device = _device(inventories.get(osd_spec.node), osd_spec.device.path)
+        status = fold_osd_status(previous, device=device, node=osd_spec.node, path=osd_spec.device.path)
+        if previous is None or status.phase != previous.phase:
+            note = Event.warning if status.phase == "Unavailable" else Event.normal
+            await rt.post(item, note(status.phase or "Pending", status.message or ""))
+        await rt.write_status(KIND, item, previous, status, [])
+    if dropped:
+        events.append(Event.normal("OSDsDropped", f"no longer selected, never prepared, removed: {', '.join(dropped)}"))
+    return selection, events
+
+
+def _device(inventory: DiskInventoryStatus | None, path: str) -> Device | None:
+    if inventory is None:
+        return None
+    return next((d for d in inventory.devices if d.path == path), None)

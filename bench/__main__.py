@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import lab_startup, operator
+from bench import agent, lab_startup, operator
 
-BENCHMARKS = {"lab_startup": lab_startup.run, "operator": operator.run}
+BENCHMARKS = {"lab_startup": lab_startup.run, "operator": operator.run, "agent": agent.run}
 
 
 def main() -> int:

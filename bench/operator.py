@@ -165,12 +165,12 @@ def _delete_all(custom: client.CustomObjectsApi, names: list[str]) -> list[float
     return sorted(gone.values())
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def _rss_mb(pid: int) -> float:
+def rss_mb(pid: int) -> float:
     match = re.search(r"VmRSS:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text())
     return int(match.group(1)) / 1024 if match else 0.0
 
@@ -178,10 +178,10 @@ def _rss_mb(pid: int) -> float:
 def _idle(pid: int, seconds: float) -> dict[str, float]:
     """CPU share and memory of the operator doing nothing but its timers, with the examples applied."""
     time.sleep(5)  # let the examples' first passes settle
-    cpu0, t0 = _cpu_seconds(pid), time.monotonic()
+    cpu0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
-    cpu = _cpu_seconds(pid) - cpu0
-    return {"rss_mb": round(_rss_mb(pid), 1), "cpu_percent": round(100 * cpu / (time.monotonic() - t0), 3)}
+    cpu = cpu_seconds(pid) - cpu0
+    return {"rss_mb": round(rss_mb(pid), 1), "cpu_percent": round(100 * cpu / (time.monotonic() - t0), 3)}
 
 
 def _metric(config: LabConfig, name: str, labels: str) -> float:
@@ -207,9 +207,9 @@ def _refresh_cost(config: LabConfig, pid: int) -> dict[str, float]:
     labels = 'kind="CephCluster"'
     count0 = _metric(config, "storage_operator_reconcile_duration_seconds_count", labels)
     sum0 = _metric(config, "storage_operator_reconcile_duration_seconds_sum", labels)
-    cpu0 = _cpu_seconds(pid)
+    cpu0 = cpu_seconds(pid)
     time.sleep(REFRESH_WINDOW)
-    cpu = _cpu_seconds(pid) - cpu0
+    cpu = cpu_seconds(pid) - cpu0
     count = _metric(config, "storage_operator_reconcile_duration_seconds_count", labels) - count0
     total = _metric(config, "storage_operator_reconcile_duration_seconds_sum", labels) - sum0
     # The other clusters (the examples' lab and managed) refresh every 30 s and are in the counts too.

@@ -22,8 +22,8 @@ from storage_operator.agent.watcher import BlockEvents
 from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
 from storage_operator.config import AgentConfig
 from storage_operator.errors import NotFound, StorageError
-from storage_operator.kube.client import api_client, close_client
 from storage_operator.kube.inventory import publish_inventory, read_inventory_status
+from storage_operator.kube.light import LightClient
 from storage_operator.logging import setup_logging
 from storage_operator.metrics import AgentMetrics
 from storage_operator.probes import serve
@@ -44,7 +44,7 @@ class Agent:
         )
         self.scanner = Scanner(scope=scope, mountinfo=config.mountinfo)
         self.metrics = AgentMetrics()
-        self.api = api_client(config.kubeconfig)
+        self.api = LightClient.from_config(config.kubeconfig)
         self.stop = asyncio.Event()
         self.published: DiskInventoryStatus | None = None
         self.last_scan: float | None = None
@@ -92,7 +92,7 @@ class Agent:
         finally:
             events.stop()
             await runner.cleanup()
-            close_client(self.api)
+            await self.api.close()
         return 0
 
     async def _wait(self, events: BlockEvents, timeout: float) -> set[str] | None:
@@ -123,11 +123,11 @@ class Agent:
         try:
             if check_server:
                 # What the API server holds may have been deleted or edited meanwhile: compare with it.
-                self.published = await asyncio.to_thread(read_inventory_status, self.api, self.node)
+                self.published = await read_inventory_status(self.api, self.node)
             if same_devices(self.published, status):
                 self.last_publish_error = None
                 return
-            await asyncio.to_thread(publish_inventory, self.api, self.node, status, self.published)
+            await publish_inventory(self.api, self.node, status, self.published)
         except (StorageError, OSError) as exc:
             self.last_publish_error = str(exc)[:200]
             self.metrics.publishes.labels("error").inc()

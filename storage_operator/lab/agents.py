@@ -70,16 +70,24 @@ def write_agent_kubeconfig(config: LabConfig, node: str, server: str, ca: Path) 
         )
 
 
-def start_agents(ctx: LabContext) -> str:
+def spawn_agents(ctx: LabContext) -> list[ProcessRecord]:
+    """Install the agent's ServiceAccount, RBAC and admission policy; start one agent per node."""
     config = ctx.config
     with connect(config.paths.kubeconfig) as api:
         apply_manifests(api, kustomization_docs(AGENT_MANIFESTS, skip_kinds=WORKLOADS))
-    records: list[ProcessRecord] = []
+    records = []
     for index, node in enumerate(config.nodes):
         node_disk_dir(config, node).mkdir(parents=True, exist_ok=True)
         write_agent_kubeconfig(config, node, ctx.apiserver_url, ctx.pki.ca)
         argv = build_agent_argv(config, node, port=config.ports.agent_http(index))
         records.append(ctx.spawn(agent_process_name(node), argv, cwd=REPO_ROOT))
+    return records
+
+
+def await_agents(ctx: LabContext) -> str:
+    """Every node's DiskInventory published, with every disk of the node in it."""
+    config = ctx.config
+    records = tuple(r for r in ctx.state.processes if r.name.startswith("storage-agent."))
 
     def inventories() -> list[str] | None:
         seen = []
@@ -94,6 +102,6 @@ def start_agents(ctx: LabContext) -> str:
                 seen.append(f"{node} {status.get('availableCount')}/{status.get('deviceCount')}")
         return seen
 
-    seen = probe.wait_for("every node's DiskInventory", inventories, timeout=60, interval=0.2, watch=tuple(records))
+    seen = probe.wait_for("every node's DiskInventory", inventories, timeout=60, interval=0.1, watch=records)
     who = f"{config.operator_namespace}/{SERVICE_ACCOUNT}"
     return f"{len(records)} agents as ServiceAccount {who}, tokens bound to their Nodes; available: {', '.join(seen)}"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from storage_operator.errors import LabError
 from storage_operator.lab import loopdev, mounts, ports, processes
-from storage_operator.lab.agents import start_agents
+from storage_operator.lab.agents import await_agents, spawn_agents
 from storage_operator.lab.binaries import Binaries, load_versions, require_debian_tools
 from storage_operator.lab.ceph import start_ceph
 from storage_operator.lab.cluster import install_crds, register_nodes, store_ceph_secret
@@ -31,7 +31,7 @@ from storage_operator.lab.controlplane import (
 )
 from storage_operator.lab.disks import attach_node_disks
 from storage_operator.lab.nfs import start_nfs
-from storage_operator.lab.operator import apply_examples, start_operator
+from storage_operator.lab.operator import apply_examples, await_operator, spawn_operator
 from storage_operator.lab.shell import write_shell_env
 from storage_operator.lab.state import LabState, ProcessRecord, StateStore, exclusive
 
@@ -44,6 +44,14 @@ class Step:
     run: Callable[[LabContext], str]
 
 
+def start_components(ctx: LabContext) -> str:
+    """The project's own processes: the operator and one node agent per node (they authenticate as
+    their ServiceAccounts; the steps that await them come after Ceph and NFS are up)."""
+    operator = spawn_operator(ctx)
+    agents = spawn_agents(ctx)
+    return f"storage-operator (pid {operator.pid}) and {len(agents)} node agents starting"
+
+
 DEFAULT_STEPS: tuple[Step, ...] = (
     Step("certificates", write_pki_and_kubeconfigs),
     Step("disks", attach_node_disks),
@@ -52,11 +60,13 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("controllers", start_controllers),
     Step("nodes", register_nodes),
     Step("crds", install_crds),
+    # Started now, so that their start-up (Python, first scan) overlaps Ceph's; awaited below.
+    Step("components", start_components),
     Step("ceph", start_ceph),
     Step("ceph secret", store_ceph_secret),
     Step("nfs", start_nfs),
-    Step("operator", start_operator),
-    Step("agents", start_agents),
+    Step("operator", await_operator),
+    Step("agents", await_agents),
     Step("examples", apply_examples),
     Step("shell", write_shell_env),
 )

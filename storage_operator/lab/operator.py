@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from storage_operator.api.v1alpha1 import kind_named
-from storage_operator.errors import StorageError
+from storage_operator.errors import LabError, StorageError
 from storage_operator.kube.apply import apply_manifests
 from storage_operator.kube.client import ApiClient, connect
 from storage_operator.kube.core import request_token
@@ -26,6 +26,7 @@ from storage_operator.lab.config import LabConfig
 from storage_operator.lab.context import LabContext
 from storage_operator.lab.controlplane import SA_ISSUER
 from storage_operator.lab.kubeconfig import render_token_kubeconfig
+from storage_operator.lab.state import ProcessRecord
 
 OPERATOR_MANIFESTS = REPO_ROOT / "manifests" / "operator"
 EXAMPLES = REPO_ROOT / "manifests" / "examples"
@@ -131,10 +132,17 @@ def readiness(port: int) -> str | None:
     return text if text.startswith("leader") else None
 
 
-def start_operator(ctx: LabContext) -> str:
+def spawn_operator(ctx: LabContext) -> ProcessRecord:
     write_operator_kubeconfig(ctx.config, ctx.apiserver_url, ctx.pki.ca)
     port = ctx.config.ports.operator_http
-    record = ctx.spawn(PROCESS_NAME, build_operator_argv(ctx.config, identity=LAB_IDENTITY, port=port), cwd=REPO_ROOT)
+    return ctx.spawn(PROCESS_NAME, build_operator_argv(ctx.config, identity=LAB_IDENTITY, port=port), cwd=REPO_ROOT)
+
+
+def await_operator(ctx: LabContext) -> str:
+    record = ctx.state.process(PROCESS_NAME)
+    if record is None:
+        raise LabError("the operator was not started")
+    port = ctx.config.ports.operator_http
     probe.wait_for("storage-operator leading", lambda: readiness(port), timeout=60, watch=(record,))
     return (
         f"pid {record.pid} as ServiceAccount {ctx.config.operator_namespace}/{SERVICE_ACCOUNT}, leading; "

@@ -8,6 +8,7 @@ Runs its own lab in `.lab-bench-agent/` on ports 22000+ and takes it down afterw
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -76,6 +77,10 @@ def _names(custom: client.CustomObjectsApi, node: str) -> set[str]:
     return {d["name"] for d in (body.get("status") or {}).get("devices", [])}
 
 
+def _listed(custom: client.CustomObjectsApi, node: str, name: str, wanted: bool) -> bool:
+    return (name in _names(custom, node)) == wanted
+
+
 def _until(check: Callable[[], bool], timeout: float = 10) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -96,10 +101,10 @@ def _hotplug(
         t0 = time.monotonic()
         device = loopdev.attach(backing)
         name = Path(device).name
-        attach.append(time.monotonic() - t0 + _until(lambda: name in _names(custom, node)))
+        attach.append(time.monotonic() - t0 + _until(functools.partial(_listed, custom, node, name, True)))
         t1 = time.monotonic()
         loopdev.detach(device)
-        detach.append(time.monotonic() - t1 + _until(lambda: name not in _names(custom, node)))
+        detach.append(time.monotonic() - t1 + _until(functools.partial(_listed, custom, node, name, False)))
     backing.unlink()
     return attach, detach
 

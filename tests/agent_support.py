@@ -84,7 +84,7 @@ class DiskNode:
 
 
 @contextlib.contextmanager
-def node_with_agent(lab: LabHandle, *, min_size: str = "128M") -> Iterator[DiskNode]:
+def node_with_agent(lab: LabHandle, *, min_size: str = "128M", extra: tuple[str, ...] = ()) -> Iterator[DiskNode]:
     config = lab.config
     name = unique("disks")
     with lab.api() as api:
@@ -103,7 +103,7 @@ def node_with_agent(lab: LabHandle, *, min_size: str = "128M") -> Iterator[DiskN
     try:
         pki = ControlPlanePki(config.paths.pki)
         write_agent_kubeconfig(config, name, f"https://127.0.0.1:{config.ports.apiserver}", pki.ca)
-        argv = build_agent_argv(config, name, port=node.port, min_size=min_size)
+        argv = [*build_agent_argv(config, name, port=node.port, min_size=min_size), *extra]
         control.spawn(agent_process_name(name), argv, cwd=REPO_ROOT)
         eventually(node.inventory, timeout=30)
         yield node

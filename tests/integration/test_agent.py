@@ -106,6 +106,15 @@ def test_attach_and_detach_are_followed_and_a_vanishing_device_does_not_hurt(nod
     assert (code, text.strip()) == (200, "ok")
 
 
+def test_with_the_udev_source_and_no_udevd_the_rescan_still_finds_devices(lab: LabHandle) -> None:
+    """On a real node udevd delivers the events; without one (this machine) that source is silent and the
+    periodic rescan is what finds a new disk: slower, never wrong."""
+    with node_with_agent(lab, extra=("--event-source", "udev")) as node:
+        device = node.attach("seen-by-rescan")
+        devices = node.wait_devices(lambda d: Path(device).name in d, timeout=30)
+        assert devices[Path(device).name]["available"] is True
+
+
 def test_a_wiped_device_becomes_available_without_restarting_anything(node: DiskNode) -> None:
     device = node.attach("towipe")
     sh("mkfs.ext4", "-q", device)

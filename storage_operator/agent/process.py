@@ -49,6 +49,7 @@ class Agent:
         self.published: DiskInventoryStatus | None = None
         self.last_scan: float | None = None
         self.last_publish_error: str | None = None
+        self.scan_failed = False
 
     def healthy(self) -> tuple[bool, str]:
         if self.last_scan is None:
@@ -82,10 +83,12 @@ class Agent:
                 if full:
                     next_full = time.monotonic() + self.config.rescan_seconds
                 wait = max(0.0, next_full - time.monotonic())
-                if self.last_publish_error:
+                if self.last_publish_error or self.scan_failed:
                     wait = min(wait, RETRY_PUBLISH)
                 changed = await self._wait(events, wait)
-                if changed is None and self.last_publish_error and time.monotonic() < next_full:
+                if changed is None and self.scan_failed:
+                    reprobe = None  # scan everything again
+                elif changed is None and self.last_publish_error and time.monotonic() < next_full:
                     reprobe = set()  # retry the write without probing everything again
                 else:
                     reprobe = changed
@@ -110,7 +113,13 @@ class Agent:
     async def _scan_and_publish(self, reprobe: set[str] | None, *, check_server: bool) -> None:
         started = time.monotonic()
         probes_before = self.scanner.probes_run
-        devices, swaps = await asyncio.to_thread(self.scanner.scan, reprobe)
+        try:
+            devices, swaps = await asyncio.to_thread(self.scanner.scan, reprobe)
+        except Exception as exc:  # a device vanishing under sysfs enumeration must not end the agent
+            log.warning("scan failed (%s: %s); trying again shortly", exc.__class__.__name__, exc)
+            self.scan_failed = True
+            return
+        self.scan_failed = False
         took = time.monotonic() - started
         self.last_scan = time.monotonic()
         self.metrics.scan_duration.observe(took)

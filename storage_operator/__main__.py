@@ -40,6 +40,14 @@ def _lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def _http(value: str | None) -> dict[str, object]:
+    """--http HOST:PORT as settings (an empty host: every address, as in a pod; the lab passes 127.0.0.1)."""
+    if not value:
+        return {}
+    host, _, port = value.rpartition(":")
+    return {"http_host": host or "0.0.0.0", "http_port": int(port)}  # noqa: S104
+
+
 def _operator(args: argparse.Namespace) -> int:
     from storage_operator.config import OperatorConfig  # noqa: PLC0415 (the lab does without it)
     from storage_operator.controllers.operator import run_operator  # noqa: PLC0415
@@ -52,10 +60,7 @@ def _operator(args: argparse.Namespace) -> int:
     if args.identity:
         overrides["identity"] = args.identity
     try:
-        if args.http:
-            host, _, port = args.http.rpartition(":")
-            overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
-            overrides["http_port"] = int(port)
+        overrides |= _http(args.http)
         config = OperatorConfig(**overrides)  # type: ignore[arg-type]  # validated by pydantic
     except ValueError as exc:
         print(f"error: bad operator settings: {exc}", file=sys.stderr)
@@ -81,10 +86,7 @@ def _agent(args: argparse.Namespace) -> int:
     try:
         if args.min_size:
             overrides["min_size_bytes"] = parse_size(args.min_size)
-        if args.http:
-            host, _, port = args.http.rpartition(":")
-            overrides["http_host"] = host or "0.0.0.0"  # noqa: S104 (in a pod; the lab passes 127.0.0.1)
-            overrides["http_port"] = int(port)
+        overrides |= _http(args.http)
         config = AgentConfig(**overrides)  # type: ignore[arg-type]  # validated by pydantic
     except (ValueError, StorageError) as exc:
         print(f"error: bad agent settings: {exc}", file=sys.stderr)

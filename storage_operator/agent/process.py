@@ -21,7 +21,7 @@ from storage_operator.agent.scanner import Scanner, Scope
 from storage_operator.agent.watcher import BlockEvents
 from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
 from storage_operator.config import AgentConfig
-from storage_operator.errors import NotFound, StorageError
+from storage_operator.errors import StorageError
 from storage_operator.kube.inventory import publish_inventory, read_inventory_status
 from storage_operator.kube.light import LightClient
 from storage_operator.logging import setup_logging
@@ -157,8 +157,4 @@ class Agent:
 
 def run_agent(config: AgentConfig) -> int:
     setup_logging(config.log_level, config.log_format)
-    try:
-        return asyncio.run(Agent(config).run())
-    except NotFound as exc:
-        log.error("%s", exc)
-        return 1
+    return asyncio.run(Agent(config).run())

@@ -24,7 +24,6 @@ class HealthCheck:
 class ClusterStatus:
     fsid: str
     health: str
-    health_checks: tuple[str, ...]
     mons: int
     quorum: tuple[str, ...]
     mgr_available: bool
@@ -39,6 +38,11 @@ class ClusterStatus:
     mds_up: int
     mds_standby: int
     checks: dict[str, HealthCheck] = field(default_factory=dict)
+
+    @property
+    def health_checks(self) -> tuple[str, ...]:
+        """The failing checks' names, sorted."""
+        return tuple(sorted(self.checks))
 
     @property
     def all_pgs_active_clean(self) -> bool:
@@ -71,7 +75,6 @@ def parse_status(doc: dict[str, Any]) -> ClusterStatus:
     return ClusterStatus(
         fsid=str(doc.get("fsid", "")),
         health=str(health.get("status", "HEALTH_UNKNOWN")),
-        health_checks=tuple(sorted(checks)),
         mons=int(monmap.get("num_mons", len(monmap.get("mons", [])))),
         quorum=tuple(doc.get("quorum_names", [])),
         mgr_available=bool(doc.get("mgrmap", {}).get("available", False)),

@@ -140,7 +140,7 @@ def lab_with_health_of(status_file: str) -> ClusterObservation:
     """The lab cluster, with the health (status and checks) of another recorded ``ceph status``."""
     lab = observation()
     other = status.parse_status(fixture(status_file))
-    health = replace(lab.status, health=other.health, health_checks=other.health_checks, checks=other.checks)
+    health = replace(lab.status, health=other.health, checks=other.checks)
     return replace(lab, status=health)
 
 

@@ -1,4 +1,5 @@
-"""Command line: ``storage-operator operator`` (the controllers) and ``storage-operator lab up|down|status``."""
+"""Command line: ``storage-operator operator`` (the controllers), ``agent`` (the node agent), ``nfs volumes``
+(what is on an NFS export) and ``lab up|down|status``."""
 
 from __future__ import annotations
 
@@ -94,6 +95,19 @@ def _agent(args: argparse.Namespace) -> int:
     return run_agent(config)
 
 
+def _nfs(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415
+
+    from storage_operator.controllers.nfs.listing import format_rows, list_volumes  # noqa: PLC0415
+
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else None
+    if kubeconfig is None and os.environ.get("KUBECONFIG"):
+        kubeconfig = Path(os.environ["KUBECONFIG"])
+    rows = asyncio.run(list_volumes(kubeconfig, args.backend))
+    print(format_rows(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storage-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"storage-operator {__version__}")
@@ -132,6 +146,17 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--event-source", choices=["auto", "udev", "kernel"], help="where uevents come from")
     agent.add_argument("--http", metavar="HOST:PORT", help="where /metrics and /healthz listen (0.0.0.0:8081)")
     agent.set_defaults(func=_agent)
+    nfs = sub.add_parser("nfs", help="the NFS bridge's volumes, as they are on the export")
+    nfs_sub = nfs.add_subparsers(dest="nfs_command", required=True)
+    volumes = nfs_sub.add_parser(
+        "volumes",
+        help="list the volume directories on an NFSBackend's export and who owns them",
+        description="Reads every volume's ownership record over NFS (no mount) and compares it with this "
+        "cluster's PersistentVolumes: in use here, released, archived, orphaned, or held by another cluster.",
+    )
+    volumes.add_argument("--backend", required=True, help="the NFSBackend's name")
+    volumes.add_argument("--kubeconfig", help="kubeconfig to use (default: $KUBECONFIG, else the pod's ServiceAccount)")
+    volumes.set_defaults(func=_nfs)
     return parser
 
 

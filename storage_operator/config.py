@@ -50,6 +50,31 @@ class OperatorConfig(BaseSettings):
     ceph_connect_timeout: int = Field(10, ge=1, description="Seconds to reach a cluster's monitors.")
     ceph_op_timeout: int = Field(15, ge=1, description="Seconds one Ceph command may take.")
     kube_workers: int = Field(8, ge=1, le=64, description="Concurrent Kubernetes API calls.")
+    kube_qps: float = Field(
+        100.0,
+        gt=0,
+        description="Requests a second the NFS provisioner's API client makes on average (client-go's QPS).",
+    )
+    kube_burst: int = Field(200, ge=1, description="Requests the NFS provisioner's API client may make at once.")
+    nfs_workers: int = Field(32, ge=1, le=256, description="Claims and volumes the NFS provisioner handles at once.")
+    nfs_timeout: float = Field(10.0, gt=0, description="Seconds one NFS operation (or connecting) may take.")
+    nfs_usage_interval: float = Field(
+        300.0, gt=0, description="Seconds between measurements of each NFS volume's usage."
+    )
+    nfs_usage_budget: int = Field(
+        100_000, ge=100, description="Directory entries one usage measurement of one volume may read at most."
+    )
+    nfs_adopt_after: float = Field(
+        1800.0,
+        gt=0,
+        description="Seconds after which a volume whose owning cluster stopped renewing its record may be adopted "
+        "by another cluster's claim of the same namespace and name (adopt classes only).",
+    )
+    cluster_id: str | None = Field(
+        None,
+        description="This cluster's identity in the NFS ownership records; unset: the UID of the kube-system "
+        "namespace.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
     log_format: Literal["text", "json"] = Field("text", description="Log line format.")
 

@@ -13,6 +13,8 @@ CLUSTER = ("namespace", "cluster")
 POOL = ("namespace", "cluster", "pool")
 # Reconciles are mostly a few mon round trips (tens of ms); a hung monitor takes up to the op timeout.
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# A claim is a few NFS round trips and one API write (milliseconds); a burst queues them.
+NFS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class Metrics:
@@ -59,6 +61,55 @@ class Metrics:
         self.pool_quota_objects = Gauge(
             f"{PREFIX}_pool_quota_objects", "The pool's object quota (0: none).", POOL, registry=r
         )
+
+        # The NFS provisioner.
+        self.nfs_operations = Counter(
+            f"{PREFIX}_nfs_operations_total",
+            "NFS volume operations (provision, delete, archive, retain, adopt, resize) by backend and result.",
+            ["backend", "operation", "result"],
+            registry=r,
+        )
+        self.nfs_operation_duration = Histogram(
+            f"{PREFIX}_nfs_operation_duration_seconds",
+            "Time from picking up a claim or volume to its PV written or directory handled, by operation.",
+            ["operation"],
+            buckets=NFS_BUCKETS,
+            registry=r,
+        )
+        self.nfs_backend_up = Gauge(f"{PREFIX}_nfs_backend_up", "1 when the backend answered.", ["backend"], registry=r)
+        self.nfs_backend_free = Gauge(
+            f"{PREFIX}_nfs_backend_free_bytes", "Bytes available on the backend's export.", ["backend"], registry=r
+        )
+        self.nfs_backend_total = Gauge(
+            f"{PREFIX}_nfs_backend_capacity_bytes", "Size of the backend's export.", ["backend"], registry=r
+        )
+        self.nfs_backend_volumes = Gauge(
+            f"{PREFIX}_nfs_backend_volumes", "PersistentVolumes on the backend.", ["backend"], registry=r
+        )
+        self.nfs_volume_used = Gauge(
+            f"{PREFIX}_nfs_volume_used_bytes",
+            "Bytes of files in a volume's directory (measured in the background; a lower bound when the walk "
+            "was cut at its budget).",
+            ["backend", "namespace", "claim", "volume"],
+            registry=r,
+        )
+        self.nfs_volume_requested = Gauge(
+            f"{PREFIX}_nfs_volume_requested_bytes",
+            "The volume's capacity (its claim's request).",
+            ["backend", "namespace", "claim", "volume"],
+            registry=r,
+        )
+        self.nfs_queue_depth = Gauge(
+            f"{PREFIX}_nfs_queue_depth", "Claims and volumes waiting for a worker.", registry=r
+        )
+
+    def forget_nfs_volume(self, backend: str, namespace: str, claim: str, volume: str) -> None:
+        for gauge in (self.nfs_volume_used, self.nfs_volume_requested):
+            _remove(gauge, backend, namespace, claim, volume)
+
+    def forget_nfs_backend(self, backend: str) -> None:
+        for gauge in (self.nfs_backend_up, self.nfs_backend_free, self.nfs_backend_total, self.nfs_backend_volumes):
+            _remove(gauge, backend)
 
     def forget_cluster(self, namespace: str, cluster: str) -> None:
         for gauge in (

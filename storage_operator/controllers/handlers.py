@@ -17,6 +17,7 @@ from storage_operator.api.v1alpha1 import kind_named
 from storage_operator.controllers import clusters, filesystems, pools
 from storage_operator.controllers.errors import to_kopf
 from storage_operator.controllers.loop import Reconcile, note_change, run_loop
+from storage_operator.controllers.nfs import backends
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import StorageError
 
@@ -25,6 +26,7 @@ CONTROLLERS: tuple[tuple[str, Reconcile, Delete], ...] = (
     (clusters.KIND, clusters.reconcile, clusters.delete),
     (pools.KIND, pools.reconcile, pools.delete),
     (filesystems.KIND, filesystems.reconcile, filesystems.delete),
+    (backends.KIND, backends.reconcile, backends.delete),
 )
 # A daemon being stopped (deletion, pause, stepping down) gets this long to finish its pass.
 STOP_GRACE = 30.0

@@ -20,10 +20,13 @@ import kopf
 from storage_operator.config import OperatorConfig
 from storage_operator.controllers import handlers
 from storage_operator.controllers.leader import LeaderElector
+from storage_operator.controllers.nfs.provisioner import NFSProvisioner
 from storage_operator.controllers.runtime import Runtime
 from storage_operator.kube.client import api_client, close_client, endpoint
+from storage_operator.kube.light import LightClient, RateLimiter
 from storage_operator.logging import setup_logging
 from storage_operator.metrics import Metrics
+from storage_operator.nfs.aclient import NFSPool
 from storage_operator.probes import serve
 
 log = logging.getLogger("storage_operator")
@@ -85,7 +88,10 @@ class Process:
     def ready(self) -> tuple[bool, str]:
         if not self.elector.is_leader:
             return True, "standby: ready to take over"
-        return (True, "leader: controllers running") if self.kopf_ready.is_set() else (False, "leader: starting")
+        nfs_ready = self.rt.nfs is not None and self.rt.nfs.ready.is_set()
+        if self.kopf_ready.is_set() and nfs_ready:
+            return True, "leader: controllers running"
+        return False, "leader: starting"
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -120,7 +126,24 @@ class Process:
         return code
 
     async def _lead(self) -> int:
-        """Run kopf until the lease is lost (0: stand by again), we are stopped (0), or kopf dies (1)."""
+        """Run the controllers until the lease is lost (0: stand by again), we are stopped (0), or they die (1)."""
+        kube = LightClient.from_config(
+            self.config.kubeconfig, limiter=RateLimiter(self.config.kube_qps, self.config.kube_burst)
+        )
+        pool = NFSPool(timeout=self.config.nfs_timeout)
+        self.rt.nfs = NFSProvisioner(self.config, self.rt.metrics, kube, pool)
+        nfs_task = asyncio.create_task(self.rt.nfs.run(), name="nfs provisioner")
+        try:
+            return await self._lead_kopf(nfs_task)
+        finally:
+            nfs_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await nfs_task
+            self.rt.nfs = None
+            await pool.close()
+            await kube.close()
+
+    async def _lead_kopf(self, nfs_task: asyncio.Task[None]) -> int:
         kopf_stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.kopf_ready.clear()
         self.kopf_task = asyncio.create_task(
@@ -134,7 +157,9 @@ class Process:
             )
         )
         holding = asyncio.create_task(self.elector.hold(self.stop))
-        done, _ = await asyncio.wait({self.kopf_task, holding}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({self.kopf_task, holding, nfs_task}, return_when=asyncio.FIRST_COMPLETED)
+        if nfs_task in done and not nfs_task.cancelled() and nfs_task.exception() is not None:
+            log.error("the NFS provisioner failed: %s", nfs_task.exception())
         kopf_stop.set_result(None)
         try:
             await asyncio.wait_for(asyncio.shield(self.kopf_task), KOPF_STOP_TIMEOUT)
@@ -145,7 +170,7 @@ class Process:
                 await self.kopf_task
         except Exception:
             log.exception("the controllers failed")
-        if self.kopf_task in done and not self.stop.is_set():
+        if (self.kopf_task in done or nfs_task in done) and not self.stop.is_set():
             holding.cancel()
             log.error("the controller loop ended on its own; exiting")
             return 1

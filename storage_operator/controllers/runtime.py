@@ -25,6 +25,7 @@ from storage_operator.ceph.connection import ConnectionSpec
 from storage_operator.ceph.session import ClusterSession, SessionRegistry
 from storage_operator.config import OperatorConfig
 from storage_operator.controllers.errors import deletion_waits
+from storage_operator.controllers.nfs.provisioner import NFSProvisioner
 from storage_operator.errors import CephUnavailable, KubeAPIError, NotFound, NotReady
 from storage_operator.kube import events as kube_events
 from storage_operator.kube import objects
@@ -64,6 +65,7 @@ class Runtime:
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     seen_generation: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # uid -> kind of every running loop
+    nfs: NFSProvisioner | None = None  # set while leading: the NFS provisioner (its caches and connections)
     _kube_pool: ThreadPoolExecutor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +79,11 @@ class Runtime:
     async def close(self) -> None:
         await self.sessions.close_all()
         self._kube_pool.shutdown(wait=False, cancel_futures=True)
+
+    def nfs_provisioner(self) -> NFSProvisioner:
+        if self.nfs is None:
+            raise NotReady("the NFS provisioner is not running", delay=2)
+        return self.nfs
 
     # ------------------------------------------------------------------ wake-ups
     def kick(self, uid: str) -> asyncio.Event:

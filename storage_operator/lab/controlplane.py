@@ -94,6 +94,10 @@ def build_apiserver_argv(config: LabConfig, binaries: Binaries, pki: ControlPlan
     ]
 
 
+KCM_QPS = 300
+KCM_BURST = 600
+
+
 def build_controller_manager_argv(
     config: LabConfig, binaries: Binaries, pki: ControlPlanePki, kubeconfig: Path
 ) -> list[str]:
@@ -113,6 +117,10 @@ def build_controller_manager_argv(
         f"--cluster-signing-key-file={pki.key('ca')}",
         "--use-service-account-credentials=true",
         f"--controllers={KCM_CONTROLLERS}",
+        # The PV binder's writes go through this client: at the default 20 QPS it binds about 5 claims a
+        # second whoever provisions them. A real cluster's control plane sets its own; the lab allows bursts.
+        f"--kube-api-qps={KCM_QPS}",
+        f"--kube-api-burst={KCM_BURST}",
         "--leader-elect=false",
         "--profiling=false",
         "--v=1",

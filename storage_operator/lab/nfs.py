@@ -1,6 +1,9 @@
-"""NFS-Ganesha on 127.0.0.1 exporting ``<lab>/nfs/export`` over NFSv4.1: the off-cluster NFS server."""
+"""NFS-Ganesha on 127.0.0.1 exporting ``<lab>/nfs/export`` over NFSv4.1: the off-cluster NFS server.
+A second export, ``/export-squashed``, squashes root, as many production exports do."""
 
 from __future__ import annotations
+
+import os
 
 from storage_operator.lab import probe
 from storage_operator.lab.binaries import tool
@@ -9,6 +12,10 @@ from storage_operator.lab.context import LabContext
 from storage_operator.nfs.client import Capacity, NFSClient, NFSTarget
 
 EXPORT_PSEUDO = "/export"
+# A second export that squashes root, as many real ones do: uid 0 becomes 65534 there.
+SQUASHED_PSEUDO = "/export-squashed"
+# Who owns the squashed export's base directory: the identity an NFSBackend for it works as.
+SQUASHED_OWNER = 1000
 # NFSv4 cannot operate on the export root itself (BADNAME): volumes live under this base directory.
 VOLUMES_DIR = "volumes"
 
@@ -48,14 +55,30 @@ EXPORT {{
     SecType = sys;
     FSAL {{ Name = VFS; }}
 }}
+EXPORT {{
+    Export_Id = 2;
+    Path = "{paths.nfs / "export-squashed"}";
+    Pseudo = "{SQUASHED_PSEUDO}";
+    Protocols = 4;
+    Transports = TCP;
+    Access_Type = RW;
+    Squash = Root_Squash;     # uid 0 -> Anonymous_Uid, as on most production filers
+    Anonymous_Uid = 65534;
+    Anonymous_Gid = 65534;
+    SecType = sys;
+    FSAL {{ Name = VFS; }}
+}}
 LOG {{ Default_Log_Level = EVENT; }}
 """
 
 
 def start_nfs(ctx: LabContext) -> str:
     paths = ctx.config.paths
-    for d in (paths.nfs_export, paths.nfs / "recovery"):
+    for d in (paths.nfs_export, paths.nfs / "recovery", paths.nfs / "export-squashed" / VOLUMES_DIR):
         d.mkdir(parents=True, exist_ok=True)
+    # On a squashing export only its owner can make volumes: the base directory belongs to that identity.
+    os.chown(paths.nfs / "export-squashed" / VOLUMES_DIR, SQUASHED_OWNER, SQUASHED_OWNER)
+    (paths.nfs / "export-squashed" / VOLUMES_DIR).chmod(0o755)
     conf = paths.nfs / "ganesha.conf"
     conf.write_text(render_ganesha_conf(ctx.config))
     record = ctx.spawn(

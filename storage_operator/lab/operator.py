@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from storage_operator.api.meta import API_VERSION
 from storage_operator.api.v1alpha1 import kind_named
 from storage_operator.errors import LabError, StorageError
 from storage_operator.kube.apply import apply_manifests
@@ -34,14 +35,16 @@ SERVICE_ACCOUNT = "storage-operator"
 PROCESS_NAME = "storage-operator"
 LAB_IDENTITY = "lab-operator"
 TOKEN_SECONDS = 7 * 24 * 3600  # a lab lives for hours, not weeks
-# Examples of the kinds the operator reconciles today; the rest (CephOSD, DiskInventory, NFSBackend)
-# are written by components that land later and would only sit there unreconciled.
+# The examples the lab applies: the Ceph kinds, the NFS backend on the lab's Ganesha and the default
+# StorageClass on it. (CephOSDs and DiskInventories are written by the operator and the agents.)
 LAB_EXAMPLES = (
     "cephcluster-external.yaml",
     "cephcluster-managed.yaml",
     "cephblockpool-replicated.yaml",
     "cephblockpool-erasure-coded.yaml",
     "cephfilesystem.yaml",
+    "nfsbackend.yaml",
+    "storageclass-nfs.yaml",
 )
 EXAMPLES_FIELD_MANAGER = "lab-examples"
 
@@ -156,6 +159,8 @@ def localize(doc: dict[str, Any], config: LabConfig) -> dict[str, Any]:
     if doc["kind"] == "CephCluster" and spec.get("external", {}).get("enable"):
         spec["external"]["monHosts"] = [mon_host(config)]
         spec.setdefault("monitoring", {})["port"] = config.ports.mgr_prometheus
+    if doc["kind"] == "NFSBackend":
+        spec["port"] = config.ports.nfs
     return doc
 
 
@@ -171,6 +176,8 @@ def apply_examples(ctx: LabContext) -> str:
         def phases() -> list[str] | None:
             seen = []
             for doc in docs:
+                if not doc["apiVersion"].startswith(API_VERSION):
+                    continue  # a core object (the StorageClass) has no status to wait for
                 meta = doc["metadata"]
                 body = get_object(api, doc["kind"], meta["name"], meta.get("namespace"))
                 phase = (body.get("status") or {}).get("phase")

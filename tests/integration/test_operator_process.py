@@ -75,6 +75,13 @@ CAN = [
     ("create", "events", "-n", "default"),
     ("get", "secrets", "-n", "storage-system"),
     ("update", "leases.coordination.k8s.io", "-n", "storage-system"),
+    ("create", "persistentvolumes"),
+    ("delete", "persistentvolumes"),
+    ("watch", "persistentvolumeclaims", "--all-namespaces"),
+    ("patch", "persistentvolumeclaims/status", "-n", "default"),
+    ("list", "storageclasses.storage.k8s.io"),
+    ("patch", "nfsbackends.storage.baremetal.io/status"),
+    ("get", "namespaces/kube-system"),
 ]
 CANNOT = [
     ("get", "secrets", "-n", "default"),
@@ -85,7 +92,11 @@ CANNOT = [
     ("update", "leases.coordination.k8s.io", "-n", "default"),
     ("get", "nodes"),
     ("create", "pods", "-n", "storage-system"),
-    ("create", "persistentvolumes"),
+    ("patch", "persistentvolumeclaims", "-n", "default"),  # nothing is written on a user's claim
+    ("delete", "persistentvolumeclaims", "-n", "default"),
+    ("create", "storageclasses.storage.k8s.io"),
+    ("get", "namespaces/default"),
+    ("create", "nfsbackends.storage.baremetal.io"),
 ]
 
 

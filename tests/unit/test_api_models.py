@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,12 @@ from storage_operator.api.v1alpha1.nfsbackend import PATH_PATTERN_REGEX, NFSBack
 from storage_operator.api.v1alpha1.pool import PoolSpec, ReplicatedSpec
 from tests.support import is_subset
 
-EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "manifests" / "examples").glob("*.yaml"))
+# The examples of our kinds (the directory also has a StorageClass and a claim for the NFS bridge).
+EXAMPLES = sorted(
+    p
+    for p in (Path(__file__).resolve().parents[2] / "manifests" / "examples").glob("*.yaml")
+    if yaml.safe_load(p.read_text())["apiVersion"] == API_VERSION
+)
 
 
 def test_cluster_defaults_are_safe() -> None:
@@ -33,7 +39,7 @@ def test_cluster_defaults_are_safe() -> None:
 def test_nfs_backend_defaults() -> None:
     spec = NFSBackendSpec(server="nfs.example", export_path="/srv/export")
     assert (spec.port, spec.version, spec.on_delete) == (2049, "4.1", "archive")
-    assert spec.path_pattern == "${namespace}-${pvcName}-${pvName}"
+    assert spec.path_pattern == "${namespace}-${pvc.name}-${pv.name}"
     assert spec.base_directory == "volumes"
 
 
@@ -72,7 +78,9 @@ def test_example_round_trips_through_its_model(path: Path) -> None:
 @given(st.from_regex(PATH_PATTERN_REGEX, fullmatch=True))
 def test_path_pattern_regex_admits_only_known_placeholders(pattern: str) -> None:
     remainder = pattern
-    for name in ("namespace", "pvcName", "pvName"):
+    for name in ("namespace", "pvc.namespace", "pvc.name", "pv.name"):
         remainder = remainder.replace("${" + name + "}", "")
+    key = r"([A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*"
+    remainder = re.sub(r"\$\{pvc\.(labels|annotations)\." + key + r"\}", "", remainder)
     assert "$" not in remainder
     assert set(remainder) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/-")

@@ -80,7 +80,13 @@ def test_examples_get_this_labs_monitors_and_metrics_port() -> None:
     assert external["spec"]["external"]["monHosts"] == [mon_host(CONFIG)] == ["[v2:127.0.0.1:30010,v1:127.0.0.1:30011]"]
     assert external["spec"]["monitoring"]["port"] == CONFIG.ports.mgr_prometheus
     kinds = sorted({d["kind"] for d in docs})
-    assert kinds == ["CephBlockPool", "CephCluster", "CephFilesystem"]  # only what the operator reconciles
+    # Only what the operator reconciles, and the NFS bridge's default class.
+    assert kinds == ["CephBlockPool", "CephCluster", "CephFilesystem", "NFSBackend", "StorageClass"]
+    (backend,) = [d for d in docs if d["kind"] == "NFSBackend"]
+    assert backend["spec"]["port"] == CONFIG.ports.nfs
+    (storage_class,) = [d for d in docs if d["kind"] == "StorageClass"]
+    assert storage_class["parameters"]["backend"] == backend["metadata"]["name"]
+    assert storage_class["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
 
 
 def test_operator_argv_names_the_lab_so_teardown_finds_it() -> None:

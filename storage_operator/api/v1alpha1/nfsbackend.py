@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -9,10 +10,31 @@ from pydantic import Field
 
 from storage_operator.api.meta import APIModel, CommonStatus, cel, validations
 
-# Placeholders a pathPattern may use; values are made path-safe before they are substituted.
-PATH_PLACEHOLDERS = ("namespace", "pvcName", "pvName")
-_PLACEHOLDER = r"\$\{(" + "|".join(PATH_PLACEHOLDERS) + r")\}"
+# The pathPattern language. It lives here, below the reconcile layer, because the CRD schema needs the regex;
+# storage_operator.reconcile.nfspath renders patterns and re-exports these names.
+# Placeholders written as is: ${namespace} (the same as ${pvc.namespace}), ${pvc.name}, ${pv.name}.
+PATH_PLACEHOLDERS = ("namespace", "pvc.namespace", "pvc.name", "pv.name")
+# Placeholders followed by ".<key>", a Kubernetes label or annotation key: ${pvc.labels.team}.
+PATH_KEYED_PLACEHOLDERS = ("pvc.labels", "pvc.annotations")
+# Every placeholder as people write it, for descriptions and error messages.
+PATH_PLACEHOLDERS_HELP = ", ".join(
+    ["${" + p + "}" for p in PATH_PLACEHOLDERS] + ["${" + p + ".<key>}" for p in PATH_KEYED_PLACEHOLDERS]
+)
+# A label/annotation key: an optional DNS-subdomain-like prefix (<= 253) and '/', then a name (<= 63).
+LABEL_KEY_REGEX = r"([A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?"
+_PLACEHOLDER = (
+    r"\$\{("
+    + "|".join(re.escape(p) for p in PATH_PLACEHOLDERS)
+    + r"|("
+    + "|".join(re.escape(p) for p in PATH_KEYED_PLACEHOLDERS)
+    + r")\."
+    + LABEL_KEY_REGEX
+    + r")\}"
+)
+# Go (RE2) and Python read it the same way; Python code must use re.fullmatch (its '$' also matches before a
+# final newline).
 PATH_PATTERN_REGEX = r"^([A-Za-z0-9._/-]|" + _PLACEHOLDER + r")+$"
+DEFAULT_PATH_PATTERN = "${namespace}-${pvc.name}-${pv.name}"
 
 
 class NFSBackendSpec(APIModel):
@@ -60,11 +82,16 @@ class NFSBackendSpec(APIModel):
         description="Directory under the export that holds the volumes.",
     )
     path_pattern: str = Field(
-        "${namespace}-${pvcName}-${pvName}",
+        DEFAULT_PATH_PATTERN,
         min_length=1,
         max_length=255,
         pattern=PATH_PATTERN_REGEX,
-        description="Directory of each volume under baseDirectory; placeholders ${namespace}, ${pvcName}, ${pvName}.",
+        description=(
+            "Directory of each volume under baseDirectory ('/' makes subdirectories); placeholders "
+            + PATH_PLACEHOLDERS_HELP
+            + ". Substituted values are made path-safe: characters other than letters, digits, '.', '_' and '-'"
+            " become '_', and values longer than 63 characters are shortened with a hash suffix."
+        ),
     )
     on_delete: Literal["delete", "retain", "archive"] = Field(
         "archive",
@@ -80,10 +107,14 @@ class NFSBackendSpec(APIModel):
 
 
 class NFSBackendStatus(CommonStatus):
-    phase: Literal["Pending", "Ready", "Unreachable", "Error"] | None = None
+    phase: Literal["Pending", "Ready", "Unreachable", "Error", "Deleting"] | None = None
     reachable: bool | None = None
     total_bytes: int | None = Field(None, ge=0)
     free_bytes: int | None = Field(None, ge=0)
     free: str | None = Field(None, description="freeBytes, human-readable.")
-    volumes: int | None = Field(None, ge=0, description="Volume directories provisioned on this backend.")
+    volumes: int | None = Field(None, ge=0, description="PersistentVolumes provisioned on this backend.")
+    version: str | None = Field(None, description="The NFS version the server answered with.")
+    root_squash: bool | None = Field(
+        None, description="The export maps uid 0 to an anonymous user, so owners cannot be chosen freely."
+    )
     last_checked: datetime | None = None

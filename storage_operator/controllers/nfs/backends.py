@@ -1,0 +1,110 @@
+"""NFSBackend: look at the export on a timer (reachable, version, capacity, root squash, whether the
+operator can make directories there), fold that into the status, and keep the backend while PVs use it."""
+
+from __future__ import annotations
+
+import posixpath
+from datetime import UTC, datetime
+
+from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendStatus
+from storage_operator.controllers.errors import failure_of
+from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.nfs.model import Backend
+from storage_operator.controllers.runtime import Body, Runtime
+from storage_operator.errors import NFSError, NotReady, StorageError
+from storage_operator.nfs.aclient import NFSPool
+from storage_operator.reconcile.nfsbackend import Probe, fold_backend
+
+KIND = "NFSBackend"
+REFRESH_SECONDS = 30.0
+# Made and removed by every check: tells whether uid 0 stays uid 0 on the export.
+PROBE_NAME = ".storage-operator-probe"
+_DENIED = ("NFS4ERR_ACCESS", "NFS4ERR_PERM", "NFS3ERR_ACCES", "NFS3ERR_PERM")
+
+
+async def reconcile(rt: Runtime, body: Body) -> Outcome:
+    meta = body["metadata"]
+    name = str(meta["name"])
+    spec = NFSBackendSpec.model_validate(body.get("spec") or {})
+    previous = rt.status_of(body, NFSBackendStatus)
+    nfs = rt.nfs_provisioner()
+    await nfs.ready.wait()  # the volume count comes from its caches
+    probe: Probe | None = None
+    error: tuple[str, str] | None = None
+    failure: StorageError | None = None
+    try:
+        probe = await look(nfs.pool, Backend(name, spec, previous))
+    except NotReady as exc:
+        failure, error = exc, ("Unreachable", str(exc))
+    except StorageError as exc:
+        failure, error = exc, failure_of(exc)
+    volumes = len(nfs.volumes_on(name))
+    status, events = fold_backend(
+        previous,
+        spec,
+        probe=probe,
+        error=error,
+        volumes=volumes,
+        now=datetime.now(UTC),
+        generation=meta.get("generation"),
+    )
+    m = rt.metrics
+    m.nfs_backend_up.labels(name).set(1 if probe else 0)
+    m.nfs_backend_volumes.labels(name).set(volumes)
+    if probe is not None:
+        m.nfs_backend_free.labels(name).set(probe.available_bytes)
+        m.nfs_backend_total.labels(name).set(probe.total_bytes)
+    await rt.write_status(KIND, body, previous, status, events)
+    if failure is not None:
+        return Outcome(ok=False, recheck=REFRESH_SECONDS / 3, error=failure)
+    return Outcome(ok=True, recheck=REFRESH_SECONDS)
+
+
+async def look(pool: NFSPool, backend: Backend) -> Probe:
+    """Capacity, root squash (a directory made as uid 0: who owns it?), and whether the identity the
+    provisioner will use can make directories under the base directory."""
+    root = await pool.get(backend.target, uid=0, gid=0)
+    capacity = await root.capacity()
+    base = backend.spec.base_directory.strip("/")
+    probe = posixpath.join(base, PROBE_NAME)
+    squashed: bool
+    try:
+        await root.mkdir_new(probe, 0o700)
+        squashed = (await root.owner(probe)).uid != 0
+        await root.remove_tree(probe)
+    except NFSError as exc:
+        if exc.code not in _DENIED:
+            raise
+        squashed = True  # uid 0 denied: it is not uid 0 on the server
+    unusable = None
+    if squashed:
+        identity = Backend(backend.name, backend.spec, NFSBackendStatus(root_squash=True))
+        uid, gid = identity.identity
+        try:
+            worker = await pool.get(backend.target, uid=uid, gid=gid)
+            await worker.mkdir_new(f"{probe}-{uid}", 0o700)
+            await worker.remove_tree(f"{probe}-{uid}")
+        except NFSError as exc:
+            unusable = (
+                f"the export squashes root and uid {uid} gid {gid} cannot make directories under {base} "
+                f"({exc.code}): give that identity write access to {base}, or set spec.directoryUID/GID to its owner"
+            )
+    return Probe(
+        version=root.target.version,
+        total_bytes=capacity.total_bytes,
+        available_bytes=capacity.available_bytes,
+        root_squash=squashed,
+        unusable=unusable,
+    )
+
+
+async def delete(rt: Runtime, body: Body) -> None:
+    name = str(body["metadata"]["name"])
+    nfs = rt.nfs_provisioner()
+    await nfs.ready.wait()  # an empty cache must not pass for "no volumes"
+    users = sorted(pv["metadata"]["name"] for pv in nfs.volumes_on(name))
+    if users:
+        previous = rt.status_of(body, NFSBackendStatus) or NFSBackendStatus()
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        await rt.hold_deletion(KIND, body, previous, [f"{len(users)} PersistentVolumes ({shown})"])
+    rt.metrics.forget_nfs_backend(name)

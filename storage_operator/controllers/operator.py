@@ -127,11 +127,11 @@ class Process:
 
     async def _lead(self) -> int:
         """Run the controllers until the lease is lost (0: stand by again), we are stopped (0), or they die (1)."""
-        kube = LightClient.from_config(
-            self.config.kubeconfig, limiter=RateLimiter(self.config.kube_qps, self.config.kube_burst)
-        )
+        limits = (self.config.kube_qps, self.config.kube_burst)
+        kube = LightClient.from_config(self.config.kubeconfig, limiter=RateLimiter(*limits))
+        events = LightClient.from_config(self.config.kubeconfig, limiter=RateLimiter(*limits))
         pool = NFSPool(timeout=self.config.nfs_timeout)
-        self.rt.nfs = NFSProvisioner(self.config, self.rt.metrics, kube, pool)
+        self.rt.nfs = NFSProvisioner(self.config, self.rt.metrics, kube, pool, events=events)
         nfs_task = asyncio.create_task(self.rt.nfs.run(), name="nfs provisioner")
         try:
             return await self._lead_kopf(nfs_task)
@@ -142,6 +142,7 @@ class Process:
             self.rt.nfs = None
             await pool.close()
             await kube.close()
+            await events.close()
 
     async def _lead_kopf(self, nfs_task: asyncio.Task[None]) -> int:
         kopf_stop: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -1,4 +1,4 @@
-"""Events on core objects (claims, volumes) posted in one write each, through the asyncio client.
+"""Events on core objects (claims, volumes) as bodies to post in one write each (the asyncio client).
 
 The provisioner posts several Events per claim during a burst; reading first to aggregate repeats (as
 ``kube.events`` does for our custom objects) would double the writes. Repeats are rare here anyway: the
@@ -10,10 +10,8 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
-
-from storage_operator.kube.light import LightClient
 
 COMPONENT = "nfs.storage.baremetal.io"
 MAX_MESSAGE = 1024
@@ -50,10 +48,3 @@ def event_body(
         "reportingComponent": COMPONENT,
         "reportingInstance": instance,
     }
-
-
-async def post_core_event(
-    client: LightClient, involved: Mapping[str, Any], *, type_: str, reason: str, message: str, instance: str
-) -> None:
-    body = event_body(involved, type_=type_, reason=reason, message=message, instance=instance, now=datetime.now(UTC))
-    await client.post(f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)

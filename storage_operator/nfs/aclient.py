@@ -126,12 +126,14 @@ class AsyncNFS:
             async with await self._c.open(path, "rb") as f:
                 return await f.read(limit + 1)
 
-    async def write_replace(self, path: str, data: bytes) -> None:
+    async def write_replace(self, path: str, data: bytes, *, mode: int = 0o644) -> None:
         """Write a small file whole: to a temporary name, then renamed over ``path`` (never half-written)."""
         temporary = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.tmp")
         with self._op("write", temporary):
             async with await self._c.open(temporary, "wb") as f:
                 await f.write(data)
+        with self._op("chmod", temporary):
+            await self._c.chmod(temporary, mode)  # nfs-rs creates files 0666
         with self._op("rename", path):
             await self._c.rename(temporary, path)
 

@@ -37,16 +37,30 @@ def claim_key(namespace: str, name: str) -> str:
     return f"{namespace}/{name}"
 
 
-def wants_us(pvc: Mapping[str, Any]) -> bool:
-    """A claim the PV controller handed to this provisioner and nobody has bound yet."""
+def wants_us(pvc: Mapping[str, Any], storage_class: Mapping[str, Any] | None) -> bool:
+    """A claim for this provisioner that nobody has bound yet.
+
+    The PV controller marks such claims with its storage-provisioner annotation, but only after its
+    (single) claim worker got to them, one write per claim through its rate limit. A claim of one of our
+    classes that binds immediately is ours already: the PV made for it is pre-bound by claimRef, which the
+    PV controller prefers over any other volume, so acting first binds it sooner and never to the wrong PV.
+    Claims of WaitForFirstConsumer classes wait for the annotation (it comes after the scheduler's choice).
+    """
     meta = pvc.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    if not any(annotations.get(a) == PROVISIONER for a in PROVISIONER_ANNOTATIONS):
-        return False
     if meta.get("deletionTimestamp"):
         return False
     spec = pvc.get("spec") or {}
-    return not spec.get("volumeName") and (pvc.get("status") or {}).get("phase", "Pending") == "Pending"
+    if spec.get("volumeName") or (pvc.get("status") or {}).get("phase", "Pending") != "Pending":
+        return False
+    annotations = meta.get("annotations") or {}
+    if any(annotations.get(a) == PROVISIONER for a in PROVISIONER_ANNOTATIONS):
+        return True
+    return (
+        storage_class is not None
+        and storage_class.get("provisioner") == PROVISIONER
+        and storage_class.get("volumeBindingMode", "Immediate") == "Immediate"
+        and (storage_class.get("metadata") or {}).get("name") == spec.get("storageClassName")
+    )
 
 
 def refusal(pvc: Mapping[str, Any]) -> str | None:

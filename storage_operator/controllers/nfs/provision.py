@@ -35,7 +35,6 @@ from storage_operator.reconcile.nfsvolume import (
     refusal,
     requested_bytes,
     volume_name,
-    wants_us,
 )
 from storage_operator.reconcile.units import human_bytes
 
@@ -52,9 +51,9 @@ async def handle(p: NFSProvisioner, key: str) -> float | None:
     pvc = p.claims.cache.get(key)
     if pvc is None:
         return None
-    if p._bound_to_ours(pvc):
+    if p.bound_to_ours(pvc):
         return await resize.handle(p, pvc)
-    if not wants_us(pvc):
+    if not p.wants(pvc):
         return None
     uid = str(pvc["metadata"]["uid"])
     if volume_name(uid) in p.volumes.cache:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from storage_operator.api.meta import GROUP, VERSION
@@ -21,7 +22,7 @@ from storage_operator.controllers.nfs import provision, reclaim, usage
 from storage_operator.controllers.nfs.model import Backend
 from storage_operator.controllers.nfs.queue import WorkQueue
 from storage_operator.errors import InvalidSpec, KubeAPIError, NotFound, NotReady, StorageError
-from storage_operator.kube.core_events import post_core_event
+from storage_operator.kube.core_events import event_body
 from storage_operator.kube.informer import Informer
 from storage_operator.kube.light import LightClient
 from storage_operator.metrics import Metrics
@@ -42,10 +43,13 @@ RETRY_MAX = 30.0
 
 
 class NFSProvisioner:
-    def __init__(self, config: OperatorConfig, metrics: Metrics, kube: LightClient, pool: NFSPool) -> None:
+    def __init__(
+        self, config: OperatorConfig, metrics: Metrics, kube: LightClient, pool: NFSPool, *, events: LightClient
+    ) -> None:
         self.config = config
         self.metrics = metrics
         self.kube = kube
+        self.events = events  # its own client and rate limit, as client-go's event recorder has
         self.pool = pool
         self.claims = Informer(kube, "/api/v1/persistentvolumeclaims", self._claim_changed, name="claims")
         self.volumes = Informer(kube, "/api/v1/persistentvolumes", self._volume_changed, name="volumes")
@@ -59,7 +63,8 @@ class NFSProvisioner:
         self._failures: dict[Key, int] = {}
         self._said: dict[tuple[str, str], tuple[str, float]] = {}  # (uid, reason) -> (message, when)
         self._capacity: dict[str, tuple[float, Capacity]] = {}
-        self._started: dict[Key, float] = {}
+        self._posting: set[asyncio.Task[None]] = set()
+        self._post_gate = asyncio.Semaphore(16)
 
     # ------------------------------------------------------------------ life cycle
     async def run(self) -> None:
@@ -85,6 +90,7 @@ class NFSProvisioner:
             tasks.append(asyncio.create_task(usage.run(self), name="nfs usage"))
             await asyncio.gather(*tasks)
         finally:
+            tasks += self._posting
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -111,7 +117,7 @@ class NFSProvisioner:
                 del self._said[said]
             self._failures.pop(("claim", key), None)
             return
-        if wants_us(new) or self._bound_to_ours(new):
+        if self.wants(new) or self.bound_to_ours(new):
             self.queue.add(("claim", key))
 
     def _volume_changed(self, key: str, old: Body | None, new: Body | None) -> None:
@@ -134,11 +140,15 @@ class NFSProvisioner:
     def requeue_pending(self) -> None:
         """Look at every waiting claim again now (a class or backend they may need changed)."""
         for key, pvc in list(self.claims.cache.items()):
-            if wants_us(pvc):
+            if self.wants(pvc):
                 self._failures.pop(("claim", key), None)
                 self.queue.add(("claim", key))
 
-    def _bound_to_ours(self, pvc: Body) -> bool:
+    def wants(self, pvc: Body) -> bool:
+        class_name = (pvc.get("spec") or {}).get("storageClassName")
+        return wants_us(pvc, self.classes.cache.get(class_name) if class_name else None)
+
+    def bound_to_ours(self, pvc: Body) -> bool:
         name = (pvc.get("spec") or {}).get("volumeName")
         pv = self.volumes.cache.get(name) if name else None
         return pv is not None and is_ours(pv)
@@ -212,21 +222,33 @@ class NFSProvisioner:
         ]
 
     async def say(self, obj: Body, type_: Literal["Normal", "Warning"], reason: str, message: str) -> None:
-        """Post an Event on a claim or volume; the same one again only when its message changed (or after a while),
-        so a claim retried every few seconds does not pile up Events."""
+        """Post an Event on a claim or volume, in the background (a worker never waits for an Event: the
+        PV comes first). The same one again only when its message changed (or after a while), so a claim
+        retried every few seconds does not pile up Events."""
         uid = str(obj["metadata"].get("uid", ""))
         previous = self._said.get((uid, reason))
         now = time.monotonic()
         if previous is not None and previous[0] == message and now - previous[1] < REPEAT_FAILURE_EVENT:
             return
         self._said[(uid, reason)] = (message, now)
-        obj = {"apiVersion": "v1", **obj}
-        try:
-            await post_core_event(
-                self.kube, obj, type_=type_, reason=reason, message=message, instance=self.config.identity
-            )
-        except (KubeAPIError, NotFound) as exc:
-            log.warning("could not post event %s on %s: %s", reason, obj["metadata"].get("name"), exc)
+        body = event_body(
+            {"apiVersion": "v1", **obj},
+            type_=type_,
+            reason=reason,
+            message=message,
+            instance=self.config.identity,
+            now=datetime.now(UTC),
+        )
+        task = asyncio.create_task(self._post(body))
+        self._posting.add(task)
+        task.add_done_callback(self._posting.discard)
+
+    async def _post(self, body: Body) -> None:
+        async with self._post_gate:
+            try:
+                await self.events.post(f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)
+            except (KubeAPIError, NotFound) as exc:
+                log.warning("could not post event %s on %s: %s", body["reason"], body["involvedObject"]["name"], exc)
 
     def forget_said(self, obj: Body, reason: str) -> None:
         self._said.pop((str(obj["metadata"].get("uid", "")), reason), None)

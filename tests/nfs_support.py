@@ -125,7 +125,8 @@ def pv_exists(api: client.ApiClient, name: str) -> bool:
 
 @contextlib.contextmanager
 def claims_namespace(lab: LabHandle, prefix: str = "nfs") -> Iterator[Claims]:
-    """A namespace of its own; on exit its claims are deleted and their PVs waited for (reclaimed)."""
+    """A namespace of its own; on exit its claims are deleted and their PVs are gone (reclaimed, or deleted
+    by hand under Retain) before the namespace goes."""
     name = unique(prefix)
     with lab.api() as api:
         core = client.CoreV1Api(api)
@@ -142,8 +143,11 @@ def claims_namespace(lab: LabHandle, prefix: str = "nfs") -> Iterator[Claims]:
             core.delete_collection_namespaced_persistent_volume_claim(name)
             for volume in volumes:
                 pv = _maybe_pv(api, volume)
-                if pv is not None and pv["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
-                    eventually(functools.partial(_gone, api, volume), timeout=60)
+                if pv is not None and pv["spec"].get("persistentVolumeReclaimPolicy") != "Delete":
+                    with contextlib.suppress(ApiException):  # Retain: the admin's job, done here
+                        core.delete_persistent_volume(volume)
+            for volume in volumes:
+                eventually(functools.partial(_gone, api, volume), timeout=60)
             core.delete_namespace(name)
 
 

@@ -140,7 +140,7 @@ def test_the_same_claim_created_again_gets_its_data_back(lab: LabHandle, claims:
             written[name] = (on_disk(lab, pv), made["metadata"]["uid"])
         for name in written:
             delete_claim_and_volume(lab, claims, name)
-        for name, (directory, _uid) in written.items():
+        for directory, _uid in written.values():
             assert record_of(directory)["released"]  # kept, and marked free to adopt
 
         for name, (directory, old_uid) in written.items():

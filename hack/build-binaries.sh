@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the lab's pinned Go binaries into a versioned cache, skipping what is already cached.
 #
-#   hack/build-binaries.sh [COMPONENT...]      components: kubernetes etcd csi-sanity nfs-subdir
+#   hack/build-binaries.sh [COMPONENT...]      components: kubernetes etcd csi-sanity
 #                                               (default: kubernetes etcd csi-sanity)
 #
 # Versions come from hack/versions.env only. Each component lands in
@@ -109,12 +109,6 @@ build_csi_sanity() {
     "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$version")
 }
 
-build_nfs_subdir() {
-  local version=$1 work=$2 out=$3
-  (cd "$work" && GOBIN="$out" go install -ldflags "-s -w" \
-    "github.com/kubernetes-sigs/nfs-subdir-external-provisioner/v4/cmd/nfs-subdir-external-provisioner@$version")
-}
-
 mkdir -p "$CACHE"
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(kubernetes etcd csi-sanity)
@@ -124,7 +118,6 @@ for c in "${components[@]}"; do
                   kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
     etcd)       build_component etcd "$ETCD_VERSION" etcd ;;
     csi-sanity) build_component csi-sanity "$CSI_TEST_VERSION" csi-sanity ;;
-    nfs-subdir) build_component nfs-subdir "$NFS_SUBDIR_PROVISIONER_VERSION" nfs-subdir-external-provisioner ;;
-    *) die "unknown component '$c' (known: kubernetes etcd csi-sanity nfs-subdir)" ;;
+    *) die "unknown component '$c' (known: kubernetes etcd csi-sanity; the NFS peer: hack/build-peer.sh)" ;;
   esac
 done

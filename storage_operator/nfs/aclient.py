@@ -137,6 +137,11 @@ class AsyncNFS:
         with self._op("rename", path):
             await self._c.rename(temporary, path)
 
+    async def rmdir(self, path: str) -> None:
+        """Remove an empty directory (NFSError ...NOTEMPTY when it is not)."""
+        with self._op("rmdir", path):
+            await self._c.rmdir(path)
+
     async def rename(self, source: str, destination: str) -> None:
         with self._op("rename", source):
             await self._c.rename(source, destination)

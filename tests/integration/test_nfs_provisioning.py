@@ -258,3 +258,59 @@ def test_metrics_count_provisions_and_backend_space(lab: LabHandle, claims: Clai
     assert "storage_operator_nfs_operation_duration_seconds_bucket" in text
     assert f'storage_operator_nfs_backend_free_bytes{{backend="{LAB_BACKEND}"}}' in text
     assert f'storage_operator_nfs_backend_volumes{{backend="{LAB_BACKEND}"}}' in text
+
+
+def test_usage_is_measured_and_a_volume_over_its_request_is_warned(lab: LabHandle, claims: Claims) -> None:
+    claims.create("small", size="1Mi")
+    pv = claims.pv_of("small")
+    (on_disk(lab, pv) / "big").write_bytes(b"x" * (3 * 1024**2))
+    # The lab measures every 10 s (a production operator: every 5 min).
+    message = claims.wait_event("small", "VolumeOverRequest", timeout=60)
+    assert "3.0 MiB" in message
+    assert "1.0 MiB" in message
+    labels = f'backend="{LAB_BACKEND}",claim="small",namespace="{claims.namespace}",volume="{pv["metadata"]["name"]}"'
+    text = metrics_text(lab.config.ports.operator_http)
+    used = next(
+        line for line in text.splitlines() if line.startswith(f"storage_operator_nfs_volume_used_bytes{{{labels}}}")
+    )
+    assert float(used.split()[-1]) >= 3 * 1024**2
+
+
+def test_a_backend_with_volumes_on_it_cannot_be_deleted(lab: LabHandle, claims: Claims) -> None:
+    name = unique("busy")
+    spec = {"server": "127.0.0.1", "port": lab.config.ports.nfs, "exportPath": "/export", "baseDirectory": name}
+    with lab.api() as api:
+        custom = client.CustomObjectsApi(api)
+        custom.create_cluster_custom_object(
+            "storage.baremetal.io",
+            "v1alpha1",
+            "nfsbackends",
+            {
+                "apiVersion": "storage.baremetal.io/v1alpha1",
+                "kind": "NFSBackend",
+                "metadata": {"name": name},
+                "spec": spec,
+            },
+        )
+        with storage_class(lab, {"backend": name}) as sc:
+            claims.create("holds", storage_class=sc)
+            pv = claims.pv_of("holds")
+            custom.delete_cluster_custom_object("storage.baremetal.io", "v1alpha1", "nfsbackends", name)
+
+            def blocked() -> Body | None:
+                body = backend_body(custom, name)
+                return body if condition(body, "DeletionIsBlocked").get("status") == "True" else None
+
+            body = eventually(blocked, timeout=30)
+            assert pv["metadata"]["name"] in condition(body, "DeletionIsBlocked")["message"]
+            claims.delete("holds")
+            eventually(lambda: not pv_exists(api, pv["metadata"]["name"]), timeout=30)
+
+        def gone() -> bool:
+            try:
+                backend_body(custom, name)
+            except client.ApiException as exc:
+                return bool(exc.status == 404)
+            return False
+
+        eventually(gone, timeout=30)

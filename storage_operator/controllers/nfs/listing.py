@@ -58,7 +58,10 @@ async def list_volumes(kubeconfig: Path | None, backend_name: str) -> list[Row]:
         )
         pvs = (await kube.get("/api/v1/persistentvolumes")).get("items") or []
         here = {
-            (pv["metadata"].get("annotations") or {}).get(DIRECTORY_ANNOTATION): pv["metadata"]["name"]
+            (pv["metadata"].get("annotations") or {}).get(DIRECTORY_ANNOTATION): (
+                pv["metadata"]["name"],
+                str((pv.get("status") or {}).get("phase", "")),
+            )
             for pv in pvs
             if is_ours(pv)
         }
@@ -89,12 +92,13 @@ async def _walk(conn: AsyncNFS, directory: str, depth: int) -> list[Found]:
     return out
 
 
-def _row(found: Found, pv: str | None, cluster: str) -> Row:
+def _row(found: Found, here: tuple[str, str] | None, cluster: str) -> Row:
     r = found.record
+    pv = here[0] if here else None
     if r is None:
         return Row(found.directory, found.problem or "unknown", "", "", "", "", pv or "")
-    if pv is not None:
-        state = "in use here"
+    if here is not None:
+        state = "in use here" if here[1] == "Bound" else f"PV {here[1] or 'pending'} here"
     elif r.released is not None:
         state = "archived" if posixpath.basename(found.directory).startswith("archived-") else "released"
     elif r.cluster == cluster:

@@ -14,7 +14,8 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage_operator.errors import Conflict, InvalidSpec, NotFound, NotReady
+from storage_operator.errors import Conflict, InvalidSpec, NFSError, NotFound, NotReady
+from storage_operator.nfs.aclient import AsyncNFS
 from storage_operator.reconcile.nfsclass import OnDelete
 from storage_operator.reconcile.nfspath import archived_name, is_inside
 from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, decode, encode
@@ -94,6 +95,7 @@ async def _directory_step(p: NFSProvisioner, pv: Body, on_delete: OnDelete) -> N
         now = datetime.now(UTC)
         if on_delete == "delete":
             removed = await conn.remove_tree(directory)
+            await _prune_parents(conn, base, directory)
             message = f"deleted directory {directory} ({removed} entries)"
         else:
             await conn.write_replace(record_path, encode(record.model_copy(update={"released": now})))
@@ -110,6 +112,21 @@ async def _directory_step(p: NFSProvisioner, pv: Body, on_delete: OnDelete) -> N
     p.metrics.nfs_operations.labels(backend_name, on_delete, "success").inc()
     p.metrics.nfs_operation_duration.labels(on_delete).observe(time.monotonic() - started)
     await p.say(pv, "Normal", "VolumeReclaimed", message)
+
+
+async def _prune_parents(conn: AsyncNFS, base: str, directory: str) -> None:
+    """Remove the parents a nested pathPattern made, up to the base directory, while they are empty.
+
+    rmdir refuses a directory with anything in it, so a parent another volume lives in stays; a claim
+    racing to make a directory in a parent removed here fails once and succeeds on its retry.
+    """
+    parent = posixpath.dirname(directory)
+    while parent != base and parent.startswith(base + "/"):
+        try:
+            await conn.rmdir(parent)
+        except (NFSError, NotFound):
+            return
+        parent = posixpath.dirname(parent)
 
 
 async def _release(p: NFSProvisioner, pv: Body) -> None:

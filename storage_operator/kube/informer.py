@@ -51,6 +51,13 @@ class Informer:
                 raise
             except _Expired:
                 continue  # relist at once
+            except KubeAPIError as exc:
+                if exc.status == 410:
+                    continue  # the version we resume from is compacted away: relist at once
+                failures += 1
+                delay = min(0.5 * 2**failures, 10.0)
+                log.warning("watch of %s failed (%s); listing again in %.1f s", self.name, exc, delay)
+                await asyncio.sleep(delay)
             except StorageError as exc:
                 failures += 1
                 delay = min(0.5 * 2**failures, 10.0)

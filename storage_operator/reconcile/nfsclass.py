@@ -79,7 +79,7 @@ def parse_parameters(parameters: Mapping[str, str] | None) -> ClassParameters:
     if not backends:
         raise InvalidSpec("the StorageClass names no NFSBackend: set parameter backend (or backends: a,b)")
     for name in backends:
-        if len(name) > 253 or not _NAME.match(name):
+        if len(name) > 253 or not _NAME.fullmatch(name):
             raise InvalidSpec(f"parameter backend(s): {name!r} is not an NFSBackend name")
     pattern = params.get("pathPattern")
     if pattern is not None:
@@ -128,7 +128,7 @@ def settings_for(
 def _mode(value: str | None) -> int | None:
     if value is None:
         return None
-    if not _MODE.match(value):
+    if not _MODE.fullmatch(value):
         raise InvalidSpec(f"parameter mode must be octal like 0770 or 2770, got {value!r}")
     return int(value, 8)
 
@@ -136,7 +136,7 @@ def _mode(value: str | None) -> int | None:
 def _id(name: str, value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or int(value) > _MAX_ID:
+    if not (value.isascii() and value.isdigit()) or int(value) > _MAX_ID:
         raise InvalidSpec(f"parameter {name} must be a number from 0 to {_MAX_ID}, got {value!r}")
     return int(value)
 

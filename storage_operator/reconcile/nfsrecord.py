@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import AwareDatetime, Field, ValidationError
 
 from storage_operator.api.meta import APIModel
 from storage_operator.errors import InvalidSpec
@@ -35,9 +35,9 @@ class VolumeRecord(APIModel):
     claim_uid: str = Field(alias="claimUID")
     volume: str = Field(description="The PersistentVolume's name.")
     size_bytes: int = Field(ge=0)
-    created: datetime
-    seen: datetime | None = Field(None, description="Last time the owning cluster saw the volume bound.")
-    released: datetime | None = Field(None, description="When the owner let go of it (its PV was deleted).")
+    created: AwareDatetime
+    seen: AwareDatetime | None = Field(None, description="Last time the owning cluster saw the volume bound.")
+    released: AwareDatetime | None = Field(None, description="When the owner let go of it (its PV was deleted).")
     adopted_from: str | None = Field(None, description="cluster/claimUID of the previous owner.")
 
     def owner(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
@@ -20,6 +21,7 @@ def human_bytes(n: int) -> str:
 
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_QUANTITY = re.compile(r"[0-9]+(\.[0-9]*)?([eE][+-]?[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 _DECIMAL = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18}
 
 
@@ -27,6 +29,8 @@ def parse_quantity(text: str) -> int:
     """A Kubernetes resource quantity of bytes ('1Gi', '500M', '1.5Gi', '1e9') as whole bytes, rounded up
     (as the API server does for storage requests). Raises ValueError naming the bad text."""
     s = str(text).strip()
+    if not _QUANTITY.fullmatch(s):
+        raise ValueError(f"not a quantity: {text!r}")
     number, suffix = s, ""
     for unit in (*_BINARY, *(u for u in _DECIMAL if u)):
         if s.endswith(unit):
@@ -36,10 +40,11 @@ def parse_quantity(text: str) -> int:
         value = Decimal(number)
     except InvalidOperation:
         raise ValueError(f"not a quantity: {text!r}") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"not a non-negative quantity: {text!r}")
-    scaled = value * (_BINARY.get(suffix) or _DECIMAL[suffix])
-    return int(scaled.to_integral_value(rounding=ROUND_CEILING))
+    try:
+        scaled = value * (_BINARY.get(suffix) or _DECIMAL[suffix])
+        return int(scaled.to_integral_value(rounding=ROUND_CEILING))
+    except ArithmeticError:  # an exponent beyond any disk (decimal.Overflow)
+        raise ValueError(f"quantity out of range: {text!r}") from None
 
 
 def format_quantity(n: int) -> str:

@@ -3,6 +3,7 @@ operator can make directories there), fold that into the status, and keep the ba
 
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from datetime import UTC, datetime
 
@@ -10,6 +11,7 @@ from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendS
 from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.nfs.model import Backend
+from storage_operator.controllers.nfs.provisioner import NFSProvisioner
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import NFSError, NotReady, StorageError
 from storage_operator.nfs.aclient import NFSPool
@@ -17,6 +19,7 @@ from storage_operator.reconcile.nfsbackend import Probe, fold_backend
 
 KIND = "NFSBackend"
 REFRESH_SECONDS = 30.0
+SYNC_TIMEOUT = 30.0
 # Made and removed by every check: tells whether uid 0 stays uid 0 on the export.
 PROBE_NAME = ".storage-operator-probe"
 _DENIED = ("NFS4ERR_ACCESS", "NFS4ERR_PERM", "NFS3ERR_ACCES", "NFS3ERR_PERM")
@@ -27,8 +30,7 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     name = str(meta["name"])
     spec = NFSBackendSpec.model_validate(body.get("spec") or {})
     previous = rt.status_of(body, NFSBackendStatus)
-    nfs = rt.nfs_provisioner()
-    await nfs.ready.wait()  # the volume count comes from its caches
+    nfs = await _synced(rt)  # the volume count comes from its caches
     probe: Probe | None = None
     error: tuple[str, str] | None = None
     failure: StorageError | None = None
@@ -58,6 +60,15 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     if failure is not None:
         return Outcome(ok=False, recheck=REFRESH_SECONDS / 3, error=failure)
     return Outcome(ok=True, recheck=REFRESH_SECONDS)
+
+
+async def _synced(rt: Runtime) -> NFSProvisioner:
+    nfs = rt.nfs_provisioner()
+    try:
+        await asyncio.wait_for(nfs.ready.wait(), SYNC_TIMEOUT)
+    except TimeoutError:
+        raise NotReady("the NFS provisioner has not listed claims and volumes yet (see the operator's log)") from None
+    return nfs
 
 
 async def look(pool: NFSPool, backend: Backend) -> Probe:
@@ -100,8 +111,7 @@ async def look(pool: NFSPool, backend: Backend) -> Probe:
 
 async def delete(rt: Runtime, body: Body) -> None:
     name = str(body["metadata"]["name"])
-    nfs = rt.nfs_provisioner()
-    await nfs.ready.wait()  # an empty cache must not pass for "no volumes"
+    nfs = await _synced(rt)  # an empty cache must not pass for "no volumes"
     users = sorted(pv["metadata"]["name"] for pv in nfs.volumes_on(name))
     if users:
         previous = rt.status_of(body, NFSBackendStatus) or NFSBackendStatus()

@@ -99,15 +99,25 @@ class NFSProvisioner:
             self.queue.close()
 
     async def _cluster_id(self) -> str:
-        """The kube-system namespace's UID: stable for a cluster's life, new in a replacement cluster."""
-        try:
-            found = await self.kube.get("/api/v1/namespaces/kube-system")
-        except StorageError as exc:
-            raise StorageError(
-                f"cannot read namespace kube-system to name this cluster in NFS ownership records ({exc}); "
-                "grant get on it or set STORAGE_OPERATOR_CLUSTER_ID"
-            ) from exc
-        return str(found["metadata"]["uid"])
+        """The kube-system namespace's UID: stable for a cluster's life, new in a replacement cluster.
+
+        Retried while the API server has trouble; a refusal ends the provisioner (and the operator) with
+        a message that says what to grant, rather than writing records that name no cluster.
+        """
+        delay = 0.5
+        while True:
+            try:
+                found = await self.kube.get("/api/v1/namespaces/kube-system")
+                return str(found["metadata"]["uid"])
+            except (KubeAPIError, NotFound) as exc:
+                if isinstance(exc, NotFound) or exc.status in (401, 403):
+                    raise StorageError(
+                        f"cannot read namespace kube-system to name this cluster in NFS ownership records ({exc}); "
+                        "grant get on it or set STORAGE_OPERATOR_CLUSTER_ID"
+                    ) from exc
+                log.warning("reading namespace kube-system failed (%s); again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
 
     # ------------------------------------------------------------------ what wakes whom
     def _claim_changed(self, key: str, old: Body | None, new: Body | None) -> None:

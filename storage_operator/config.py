@@ -56,6 +56,13 @@ class OperatorConfig(BaseSettings):
         description="Requests a second the NFS provisioner's API client makes on average (client-go's QPS).",
     )
     kube_burst: int = Field(200, ge=1, description="Requests the NFS provisioner's API client may make at once.")
+    events_qps: float = Field(
+        25.0,
+        gt=0,
+        description="Events a second the NFS provisioner posts on average (a limit of their own: during a burst "
+        "of claims the PVs come first and the Events follow).",
+    )
+    events_burst: int = Field(50, ge=1, description="Events the NFS provisioner may post at once.")
     nfs_workers: int = Field(32, ge=1, le=256, description="Claims and volumes the NFS provisioner handles at once.")
     nfs_timeout: float = Field(10.0, gt=0, description="Seconds one NFS operation (or connecting) may take.")
     nfs_usage_interval: float = Field(

@@ -129,7 +129,9 @@ class Process:
         """Run the controllers until the lease is lost (0: stand by again), we are stopped (0), or they die (1)."""
         limits = (self.config.kube_qps, self.config.kube_burst)
         kube = LightClient.from_config(self.config.kubeconfig, limiter=RateLimiter(*limits))
-        events = LightClient.from_config(self.config.kubeconfig, limiter=RateLimiter(*limits))
+        events = LightClient.from_config(
+            self.config.kubeconfig, limiter=RateLimiter(self.config.events_qps, self.config.events_burst)
+        )
         pool = NFSPool(timeout=self.config.nfs_timeout)
         self.rt.nfs = NFSProvisioner(self.config, self.rt.metrics, kube, pool, events=events)
         nfs_task = asyncio.create_task(self.rt.nfs.run(), name="nfs provisioner")

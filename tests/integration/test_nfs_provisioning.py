@@ -264,8 +264,8 @@ def test_usage_is_measured_and_a_volume_over_its_request_is_warned(lab: LabHandl
     claims.create("small", size="1Mi")
     pv = claims.pv_of("small")
     (on_disk(lab, pv) / "big").write_bytes(b"x" * (3 * 1024**2))
-    # The lab measures every 10 s (a production operator: every 5 min).
-    message = claims.wait_event("small", "VolumeOverRequest", timeout=60)
+    # The lab measures every 30 s (a production operator: every 5 min).
+    message = claims.wait_event("small", "VolumeOverRequest", timeout=90)
     assert "3.0 MiB" in message
     assert "1.0 MiB" in message
     labels = f'backend="{LAB_BACKEND}",claim="small",namespace="{claims.namespace}",volume="{pv["metadata"]["name"]}"'

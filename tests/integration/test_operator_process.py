@@ -78,7 +78,7 @@ CAN = [
     ("create", "persistentvolumes"),
     ("delete", "persistentvolumes"),
     ("watch", "persistentvolumeclaims", "--all-namespaces"),
-    ("patch", "persistentvolumeclaims/status", "-n", "default"),
+    ("patch", "persistentvolumeclaims", "--subresource=status", "-n", "default"),
     ("list", "storageclasses.storage.k8s.io"),
     ("patch", "nfsbackends.storage.baremetal.io/status"),
     ("get", "namespaces/kube-system"),

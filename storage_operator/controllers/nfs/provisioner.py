@@ -122,10 +122,7 @@ class NFSProvisioner:
     # ------------------------------------------------------------------ what wakes whom
     def _claim_changed(self, key: str, old: Body | None, new: Body | None) -> None:
         if new is None:
-            uid = str(((old or {}).get("metadata") or {}).get("uid", ""))
-            for said in [k for k in self._said if k[0] == uid]:
-                del self._said[said]
-            self._failures.pop(("claim", key), None)
+            self._forget(("claim", key), old)
             return
         if self.wants(new) or self.bound_to_ours(new):
             self.queue.add(("claim", key))
@@ -136,6 +133,14 @@ class NFSProvisioner:
             return
         if new is None and old is not None and is_ours(old):
             usage.forget(self, old)
+            self._forget(("volume", key), old)
+
+    def _forget(self, key: Key, gone: Body | None) -> None:
+        """What was remembered about a claim or volume that no longer exists (its Events, its failures)."""
+        uid = str(((gone or {}).get("metadata") or {}).get("uid", ""))
+        for said in [k for k in self._said if k[0] == uid]:
+            del self._said[said]
+        self._failures.pop(key, None)
 
     def _class_changed(self, key: str, old: Body | None, new: Body | None) -> None:
         if new is not None and new.get("provisioner") == PROVISIONER:

@@ -71,6 +71,12 @@ class OperatorConfig(BaseSettings):
     nfs_usage_budget: int = Field(
         100_000, ge=100, description="Directory entries one usage measurement of one volume may read at most."
     )
+    nfs_sweep_interval: float = Field(
+        600.0,
+        gt=0,
+        description="Seconds between looks for orphaned NFS volume directories (made for a claim that was "
+        "deleted before its PV was, during an operator crash); only empty ones are removed.",
+    )
     nfs_adopt_after: float = Field(
         1800.0,
         gt=0,

@@ -137,6 +137,10 @@ class AsyncNFS:
         with self._op("rename", path):
             await self._c.rename(temporary, path)
 
+    async def remove(self, path: str) -> None:
+        with self._op("remove", path):
+            await self._c.remove(path, missing_ok=True)
+
     async def rmdir(self, path: str) -> None:
         """Remove an empty directory (NFSError ...NOTEMPTY when it is not)."""
         with self._op("rmdir", path):

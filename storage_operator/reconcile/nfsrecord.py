@@ -142,5 +142,28 @@ def _taken(adopt: bool, reason: str) -> Judgement:
     return Judgement("held" if adopt else "collision", reason)
 
 
+# A directory whose provisioning never finished is left this long before it counts as orphaned: a claim
+# being provisioned right now has a record and no PV yet, too.
+ORPHAN_AFTER = timedelta(minutes=10)
+
+
+def is_orphan(
+    record: VolumeRecord, *, cluster: str, now: datetime, volume_exists: bool, claim_exists: bool, empty: bool
+) -> bool:
+    """A directory this cluster made for a claim that is gone, which never got its PV, holding nothing.
+
+    Only then may it be removed without anyone asking: it carries no data (``empty``), no PV points at it,
+    its claim no longer exists, it was not released for adoption, and it is not another cluster's.
+    """
+    return (
+        record.cluster == cluster
+        and record.released is None
+        and empty
+        and not volume_exists
+        and not claim_exists
+        and now - record.created >= ORPHAN_AFTER
+    )
+
+
 def needs_heartbeat(record: VolumeRecord, now: datetime) -> bool:
     return record.released is None and (record.seen is None or now - record.seen >= HEARTBEAT)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -199,3 +200,51 @@ def test_a_claim_still_alive_in_another_cluster_is_waited_for(lab: LabHandle, cl
             "moved", claims.namespace, {"metadata": {"labels": {"nudge": "1"}}}
         )
         assert on_disk(lab, claims.pv_of("moved")) == directory
+
+
+def test_an_orphaned_empty_directory_is_removed_and_nothing_else(lab: LabHandle, claims: Claims) -> None:
+    """A claim deleted before its PV was made, while the operator was down: its empty directory goes."""
+    with lab.api() as api:
+        cluster = str(client.CoreV1Api(api).read_namespace("kube-system").metadata.uid)
+    base = lab.config.paths.nfs_export / "volumes"
+    long_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    cases = {
+        "orphan": (cluster, long_ago, False),  # removed
+        "with-data": (cluster, long_ago, True),  # holds data: kept
+        "just-made": (cluster, datetime.now(UTC).isoformat(), False),  # may be mid-provisioning: kept
+        "other-cluster": ("0000-another-cluster", long_ago, False),  # not ours to judge: kept
+    }
+    made = {}
+    for name, (owner, created, data) in cases.items():
+        directory = base / f"{claims.namespace}-{name}"
+        directory.mkdir()
+        uid = unique("uid")
+        record = {
+            "kind": "NFSVolume",
+            "version": 1,
+            "backend": LAB_BACKEND,
+            "cluster": owner,
+            "namespace": claims.namespace,
+            "claim": name,
+            "claimUID": uid,
+            "volume": f"pvc-{uid}",
+            "sizeBytes": 1024,
+            "created": created,
+        }
+        (directory / RECORD_NAME).write_text(json.dumps(record))
+        if data:
+            (directory / "precious").write_text("keep me")
+        made[name] = directory
+    try:
+        eventually(lambda: not made["orphan"].exists(), timeout=120, interval=1)
+        assert (made["with-data"] / "precious").read_text() == "keep me"
+        assert made["just-made"].is_dir()
+        assert made["other-cluster"].is_dir()
+        with lab.api() as api:
+            events = client.CoreV1Api(api).list_namespaced_event(
+                "default", field_selector=f"involvedObject.name={LAB_BACKEND}"
+            )
+        assert any(e.reason == "OrphansRemoved" and made["orphan"].name in e.message for e in events.items)
+    finally:
+        for directory in made.values():
+            shutil.rmtree(directory, ignore_errors=True)

@@ -14,6 +14,7 @@ from storage_operator.errors import InvalidSpec
 from storage_operator.reconcile.nfspath import ClaimFacts
 from storage_operator.reconcile.nfsrecord import (
     HEARTBEAT,
+    ORPHAN_AFTER,
     RECORD_MAX_BYTES,
     RECORD_NAME,
     Existing,
@@ -21,6 +22,7 @@ from storage_operator.reconcile.nfsrecord import (
     VolumeRecord,
     decode,
     encode,
+    is_orphan,
     judge,
     needs_heartbeat,
     new_record,
@@ -352,3 +354,26 @@ def test_heartbeat_is_well_inside_the_default_staleness_window() -> None:
     """A live owner re-stamps its record several times before another cluster may call it gone."""
     default = OperatorConfig.model_fields["nfs_adopt_after"].default
     assert timedelta(seconds=default) > 2 * HEARTBEAT
+
+
+ORPHAN_FACTS: dict[str, Any] = {"volume_exists": False, "claim_exists": False, "empty": True}
+
+
+@pytest.mark.parametrize(
+    ("fields", "facts", "orphan"),
+    [
+        ({"cluster": HERE}, {}, True),
+        ({"cluster": THERE}, {}, False),  # another cluster's: never judged here
+        ({"cluster": HERE, "released": NOW - timedelta(days=1)}, {}, False),  # released: waits for adoption
+        ({"cluster": HERE}, {"empty": False}, False),  # holds data
+        ({"cluster": HERE}, {"volume_exists": True}, False),  # its PV exists
+        ({"cluster": HERE}, {"claim_exists": True}, False),  # its claim exists (provisioning may resume)
+        ({"cluster": HERE, "created": NOW - ORPHAN_AFTER + timedelta(seconds=1)}, {}, False),  # too new
+        ({"cluster": HERE, "created": NOW - ORPHAN_AFTER}, {}, True),
+    ],
+    ids=["orphan", "other-cluster", "released", "has-data", "pv-exists", "claim-exists", "too-new", "just-old-enough"],
+)
+def test_only_an_empty_unreleased_directory_of_a_gone_claim_of_this_cluster_is_an_orphan(
+    fields: dict[str, Any], facts: dict[str, Any], orphan: bool
+) -> None:
+    assert is_orphan(record(**fields), cluster=HERE, now=NOW, **(ORPHAN_FACTS | facts)) is orphan

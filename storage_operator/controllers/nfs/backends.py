@@ -4,7 +4,10 @@ operator can make directories there), fold that into the status, and keep the ba
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import posixpath
+import time
 from datetime import UTC, datetime
 
 from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendStatus
@@ -12,11 +15,14 @@ from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.nfs.model import Backend
 from storage_operator.controllers.nfs.provisioner import NFSProvisioner
+from storage_operator.controllers.nfs.sweep import sweep
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import NFSError, NotReady, StorageError
 from storage_operator.nfs.aclient import NFSPool
+from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.nfsbackend import Probe, fold_backend
 
+log = logging.getLogger("storage_operator")
 KIND = "NFSBackend"
 REFRESH_SECONDS = 30.0
 SYNC_TIMEOUT = 30.0
@@ -56,10 +62,34 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     if probe is not None:
         m.nfs_backend_free.labels(name).set(probe.available_bytes)
         m.nfs_backend_total.labels(name).set(probe.total_bytes)
+    if probe is not None and probe.unusable is None:
+        events += await _sweep(rt, nfs, Backend(name, spec, NFSBackendStatus(root_squash=probe.root_squash)))
     await rt.write_status(KIND, body, previous, status, events)
     if failure is not None:
         return Outcome(ok=False, recheck=REFRESH_SECONDS / 3, error=failure)
     return Outcome(ok=True, recheck=REFRESH_SECONDS)
+
+
+async def _sweep(rt: Runtime, nfs: NFSProvisioner, backend: Backend) -> list[Event]:
+    """Now and then, remove orphaned volume directories (see ``sweep``); an Event when there were any."""
+    now = time.monotonic()
+    if now - nfs.last_sweep.get(backend.name, -math.inf) < rt.config.nfs_sweep_interval:
+        return []
+    nfs.last_sweep[backend.name] = now
+    try:
+        removed = await sweep(nfs, await nfs.connect(backend), backend.spec.base_directory.strip("/"))
+    except StorageError as exc:
+        log.warning("NFSBackend %s: looking for orphaned directories failed: %s", backend.name, exc)
+        return []
+    if not removed:
+        return []
+    shown = ", ".join(removed[:5]) + (f" and {len(removed) - 5} more" if len(removed) > 5 else "")
+    return [
+        Event.normal(
+            "OrphansRemoved",
+            f"removed {len(removed)} empty volume directories whose claim went away before its PV was made: {shown}",
+        )
+    ]
 
 
 async def _synced(rt: Runtime) -> NFSProvisioner:

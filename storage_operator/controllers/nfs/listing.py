@@ -68,14 +68,15 @@ async def list_volumes(kubeconfig: Path | None, backend_name: str) -> list[Row]:
         cluster = str((await kube.get("/api/v1/namespaces/kube-system"))["metadata"]["uid"])
         uid, gid = backend.identity
         conn = await pool.get(backend.target, uid=uid, gid=gid)
-        found = await _walk(conn, backend.spec.base_directory.strip("/"), 0)
+        found = await walk(conn, backend.spec.base_directory.strip("/"), 0)
         return [_row(f, here.get(f.directory), cluster) for f in sorted(found, key=lambda f: f.directory)]
     finally:
         await pool.close()
         await kube.close()
 
 
-async def _walk(conn: AsyncNFS, directory: str, depth: int) -> list[Found]:
+async def walk(conn: AsyncNFS, directory: str, depth: int) -> list[Found]:
+    """Every volume directory under ``directory``: those with an ownership record, and leaves without one."""
     entries = await conn.listdir(directory)
     names = {e.name for e in entries}
     if depth > 0 and RECORD_NAME in names:
@@ -88,7 +89,7 @@ async def _walk(conn: AsyncNFS, directory: str, depth: int) -> list[Found]:
         return [Found(directory, None, "no ownership record")]
     out: list[Found] = []
     for entry in subdirs:
-        out += await _walk(conn, entry.path, depth + 1)
+        out += await walk(conn, entry.path, depth + 1)
     return out
 
 

@@ -64,6 +64,7 @@ class NFSProvisioner:
         self._said: dict[tuple[str, str], tuple[str, float]] = {}  # (uid, reason) -> (message, when)
         self._capacity: dict[str, tuple[float, Capacity]] = {}
         self._posting: set[asyncio.Task[None]] = set()
+        self.last_sweep: dict[str, float] = {}  # backend -> when its orphans were last looked for
         self._post_gate = asyncio.Semaphore(16)
 
     # ------------------------------------------------------------------ life cycle

@@ -124,6 +124,10 @@ def _plan(p: NFSProvisioner, pvc: Body) -> tuple[Backend, VolumeSettings, int]:
         if name is None:
             raise NotReady(f"none of the NFSBackends {', '.join(params.backends)} is reachable", delay=5)
         chosen = next(b for b in backends if b.name == name)
+    if chosen.status is None or chosen.status.root_squash is None:
+        # Whether the export squashes root decides as whom directories are made: look first.
+        why = chosen.status.message if chosen.status and chosen.status.message else "its first look is under way"
+        raise NotReady(f"NFSBackend {chosen.name} has not been checked yet ({why})", delay=2)
     settings = settings_for(params, chosen.name, chosen.spec, storage_class)
     if chosen.root_squash:
         uid, gid = chosen.identity

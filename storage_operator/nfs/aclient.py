@@ -45,7 +45,15 @@ def _errors(operation: str, path: str) -> Iterator[None]:
         yield
     except nfs_rs.NfsNotFoundError as exc:
         raise NotFound(f"{path!r} does not exist on the export") from exc
-    except (nfs_rs.NfsConnectionError, nfs_rs.NfsTimeoutError, nfs_rs.NfsClientClosedError) as exc:
+    except (
+        nfs_rs.NfsConnectionError,
+        nfs_rs.NfsTimeoutError,
+        nfs_rs.NfsClientClosedError,
+        nfs_rs.NfsRpcError,  # the transport broke under a call
+        nfs_rs.NfsStateLostError,  # the server restarted and forgot our session: connect again
+        nfs_rs.NfsRetryableError,
+        nfs_rs.NfsMountError,
+    ) as exc:
         raise NotReady(f"NFS server unreachable during {operation} {path!r}: {exc}", delay=2) from exc
     except nfs_rs.NfsError as exc:
         raise NFSError(operation, path, exc.code_name or type(exc).__name__, str(exc)) from exc
@@ -80,6 +88,7 @@ class AsyncNFS:
 
     @contextlib.contextmanager
     def _op(self, operation: str, path: str) -> Iterator[None]:
+        """Map errors; a connection that failed this way is replaced on its next use (see NFSPool)."""
         try:
             with _errors(operation, path):
                 yield

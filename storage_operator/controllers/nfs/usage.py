@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from storage_operator.errors import InvalidSpec, NotFound, StorageError
+from storage_operator.reconcile.nfspath import is_inside
 from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, decode, encode, needs_heartbeat
 from storage_operator.reconcile.nfsvolume import pv_directory
 from storage_operator.reconcile.units import human_bytes, parse_quantity
@@ -53,6 +54,9 @@ async def measure_all(p: NFSProvisioner) -> None:
 async def measure(p: NFSProvisioner, pv: Body) -> None:
     backend_name, directory, _ = pv_directory(pv)
     backend = p.backend(backend_name)
+    base = backend.spec.base_directory.strip("/")
+    if not directory.startswith(base + "/") or not is_inside(base, directory[len(base) + 1 :]):
+        return  # an edited annotation: nothing outside the base directory is walked
     conn = await p.connect(backend)
     used, _seen, complete = await conn.usage(directory, p.config.nfs_usage_budget)
     ref = pv["spec"].get("claimRef") or {}

@@ -17,6 +17,7 @@ import nfs_rs
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from storage_operator.api.meta import GROUP, VERSION
 from storage_operator.reconcile.nfsrecord import RECORD_NAME
 from storage_operator.reconcile.nfsvolume import DIRECTORY_ANNOTATION
 from tests.operator_support import unique
@@ -193,6 +194,39 @@ def storage_class(
             yield name
         finally:
             storage.delete_storage_class(name)
+
+
+@contextlib.contextmanager
+def nfs_backend(lab: LabHandle, prefix: str, **spec: Any) -> Iterator[str]:
+    """An NFSBackend on the lab's Ganesha (``spec`` overrides server, port, exportPath), removed afterwards."""
+    name = unique(prefix)
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "NFSBackend",
+        "metadata": {"name": name},
+        "spec": {"server": "127.0.0.1", "port": lab.config.ports.nfs, "exportPath": "/export", **spec},
+    }
+    with lab.api() as api:
+        custom = client.CustomObjectsApi(api)
+        custom.create_cluster_custom_object(GROUP, VERSION, "nfsbackends", body)
+        try:
+            yield name
+        finally:
+            with contextlib.suppress(ApiException):  # a test may have deleted it already
+                custom.delete_cluster_custom_object(GROUP, VERSION, "nfsbackends", name)
+
+
+def read_backend(lab: LabHandle, name: str) -> Body | None:
+    """The NFSBackend as it is now; None when it does not exist."""
+    with lab.api() as api:
+        try:
+            body = client.CustomObjectsApi(api).get_cluster_custom_object(GROUP, VERSION, "nfsbackends", name)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+    assert isinstance(body, dict)
+    return body
 
 
 def on_disk(lab: LabHandle, pv: Body, export: Path | None = None) -> Path:

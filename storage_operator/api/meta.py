@@ -7,7 +7,7 @@ Pure: pydantic models only. Fields are snake_case in Python and camelCase on the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -88,6 +88,17 @@ class CommonStatus(APIModel):
         description="Latest observations of the object's state.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
     )
+
+
+S = TypeVar("S", bound=CommonStatus)
+
+
+def status_of(body: dict[str, Any], model: type[S]) -> S | None:
+    """An object's status as ``model``, without kopf's bookkeeping (``status.kopf``); None before the first
+    write."""
+    raw = dict(body.get("status") or {})
+    raw.pop("kopf", None)
+    return model.model_validate(raw) if raw else None
 
 
 class LocalObjectReference(APIModel):

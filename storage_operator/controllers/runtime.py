@@ -19,7 +19,7 @@ from typing import Any, NoReturn, TypeVar
 from kubernetes import client
 from pydantic import BaseModel
 
-from storage_operator.api.meta import CommonStatus
+from storage_operator.api.meta import CommonStatus, status_of
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
 from storage_operator.ceph.connection import ConnectionSpec
 from storage_operator.ceph.session import ClusterSession, SessionRegistry
@@ -104,9 +104,7 @@ class Runtime:
     @staticmethod
     def status_of(body: Body, model: type[S]) -> S | None:
         """The object's status as ``model``, without kopf's bookkeeping; None before the first write."""
-        raw = dict(body.get("status") or {})
-        raw.pop("kopf", None)
-        return model.model_validate(raw) if raw else None
+        return status_of(body, model)
 
     async def hold_deletion(self, kind: str, body: Body, previous: S, blockers: list[str]) -> NoReturn:
         """Say why the deletion waits (condition, Event on change) and have kopf try again later."""

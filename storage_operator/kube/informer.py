@@ -49,16 +49,9 @@ class Informer:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
-            except _Expired:
-                continue  # relist at once
-            except KubeAPIError as exc:
-                if exc.status == 410:
-                    continue  # the version we resume from is compacted away: relist at once
-                failures += 1
-                delay = min(0.5 * 2**failures, 10.0)
-                log.warning("watch of %s failed (%s); listing again in %.1f s", self.name, exc, delay)
-                await asyncio.sleep(delay)
             except StorageError as exc:
+                if isinstance(exc, KubeAPIError) and exc.status == 410:
+                    continue  # the version we resume from is compacted away: relist at once
                 failures += 1
                 delay = min(0.5 * 2**failures, 10.0)
                 log.warning("watch of %s failed (%s); listing again in %.1f s", self.name, exc, delay)
@@ -97,8 +90,6 @@ class Informer:
                 kind = event.get("type")
                 obj = event.get("object") or {}
                 if kind == "ERROR":
-                    if obj.get("code") == 410:
-                        raise _Expired()
                     raise KubeAPIError(int(obj.get("code") or 0), str(obj.get("reason")), str(obj.get("message")))
                 version = _version(obj)
                 if version:
@@ -113,10 +104,6 @@ class Informer:
                 else:
                     self.cache[key] = obj
                     self.on_change(key, before, obj)
-
-
-class _Expired(Exception):
-    """The watch's resourceVersion is too old: list again."""
 
 
 def _version(obj: Body) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import nfs_rs
 
 from storage_operator.errors import NFSError, NotFound, NotReady
-from storage_operator.nfs.client import Capacity, NFSTarget
+from storage_operator.nfs.client import Capacity, NFSTarget, nfs_errors
 
 log = logging.getLogger("storage_operator")
 # A server whose connection failed is not dialled again sooner than this (no storm of reconnects).
@@ -39,26 +39,6 @@ class Owner:
     is_dir: bool
 
 
-@contextlib.contextmanager
-def _errors(operation: str, path: str) -> Iterator[None]:
-    try:
-        yield
-    except nfs_rs.NfsNotFoundError as exc:
-        raise NotFound(f"{path!r} does not exist on the export") from exc
-    except (
-        nfs_rs.NfsConnectionError,
-        nfs_rs.NfsTimeoutError,
-        nfs_rs.NfsClientClosedError,
-        nfs_rs.NfsRpcError,  # the transport broke under a call
-        nfs_rs.NfsStateLostError,  # the server restarted and forgot our session: connect again
-        nfs_rs.NfsRetryableError,
-        nfs_rs.NfsMountError,
-    ) as exc:
-        raise NotReady(f"NFS server unreachable during {operation} {path!r}: {exc}", delay=2) from exc
-    except nfs_rs.NfsError as exc:
-        raise NFSError(operation, path, exc.code_name or type(exc).__name__, str(exc)) from exc
-
-
 class AsyncNFS:
     """One connected client; every method maps nfs-rs errors onto the project's hierarchy."""
 
@@ -69,7 +49,7 @@ class AsyncNFS:
 
     @classmethod
     async def connect(cls, target: NFSTarget, *, uid: int, gid: int, timeout: float) -> AsyncNFS:
-        with _errors("connect", target.url()):
+        with nfs_errors("connect", target.url()):
             client = await nfs_rs.AsyncClient.connect(
                 target.url(),
                 versions=[target.version],
@@ -90,7 +70,7 @@ class AsyncNFS:
     def _op(self, operation: str, path: str) -> Iterator[None]:
         """Map errors; a connection that failed this way is replaced on its next use (see NFSPool)."""
         try:
-            with _errors(operation, path):
+            with nfs_errors(operation, path):
                 yield
         except NotReady:
             self.broken = True
@@ -154,6 +134,20 @@ class AsyncNFS:
         """Remove an empty directory (NFSError ...NOTEMPTY when it is not)."""
         with self._op("rmdir", path):
             await self._c.rmdir(path)
+
+    async def remove_empty_parents(self, directory: str, base: str) -> None:
+        """Remove the parents of ``directory`` up to (not including) ``base`` while they are empty.
+
+        rmdir refuses a directory with anything in it, so a parent something else lives in stays; a claim
+        racing to make a directory in a parent removed here fails once and succeeds on its retry.
+        """
+        parent = posixpath.dirname(directory)
+        while parent != base and parent.startswith(base + "/"):
+            try:
+                await self.rmdir(parent)
+            except (NFSError, NotFound):
+                return
+            parent = posixpath.dirname(parent)
 
     async def rename(self, source: str, destination: str) -> None:
         with self._op("rename", source):

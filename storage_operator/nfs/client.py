@@ -39,8 +39,16 @@ def nfs_errors(operation: str, path: str) -> Iterator[None]:
         yield
     except nfs_rs.NfsNotFoundError as exc:
         raise NotFound(f"{path!r} does not exist on the export") from exc
-    except (nfs_rs.NfsConnectionError, nfs_rs.NfsTimeoutError) as exc:
-        raise NotReady(f"NFS server unreachable during {operation} {path!r}: {exc}") from exc
+    except (
+        nfs_rs.NfsConnectionError,
+        nfs_rs.NfsTimeoutError,
+        nfs_rs.NfsClientClosedError,
+        nfs_rs.NfsRpcError,  # the transport broke under a call
+        nfs_rs.NfsStateLostError,  # the server restarted and forgot our session: connect again
+        nfs_rs.NfsRetryableError,
+        nfs_rs.NfsMountError,
+    ) as exc:
+        raise NotReady(f"NFS server unreachable during {operation} {path!r}: {exc}", delay=2) from exc
     except nfs_rs.NfsError as exc:
         raise NFSError(operation, path, exc.code_name or type(exc).__name__, str(exc)) from exc
 

@@ -305,3 +305,10 @@ def is_inside(base: str, path: str) -> bool:
         return joined not in (".", "..") and not joined.startswith(("../", "/"))
     prefix = root if root.endswith("/") else root + "/"
     return joined.startswith(prefix) and joined != root
+
+
+def under_base(base: str, directory: str) -> bool:
+    """Whether ``directory`` (relative to the export, as a PV's annotation names it) lies strictly inside
+    ``base``: the check before anything is deleted, renamed or walked on a PV's word."""
+    base = base.strip("/")
+    return directory.startswith(base + "/") and is_inside(base, directory[len(base) + 1 :])

@@ -8,7 +8,6 @@ import contextlib
 import json
 import shutil
 import stat
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,8 +21,10 @@ from tests.nfs_support import (
     Claims,
     claims_namespace,
     mount_like_a_node,
+    nfs_backend,
     on_disk,
     pv_exists,
+    read_backend,
     record_of,
     storage_class,
 )
@@ -31,7 +32,6 @@ from tests.operator_support import condition, status, unique
 from tests.support import LabHandle, eventually
 
 Body = dict[str, Any]
-GROUP, VERSION, PLURAL = "storage.baremetal.io", "v1alpha1", "nfsbackends"
 
 
 @pytest.fixture
@@ -40,40 +40,19 @@ def claims(lab: LabHandle) -> Any:
         yield found
 
 
-@contextlib.contextmanager
-def squashed_backend(lab: LabHandle) -> Iterator[str]:
-    name = unique("squashed")
-    body = {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "NFSBackend",
-        "metadata": {"name": name},
-        "spec": {
-            "server": "127.0.0.1",
-            "port": lab.config.ports.nfs,
-            "exportPath": SQUASHED_PSEUDO,
-            "directoryUID": SQUASHED_OWNER,
-            "directoryGID": SQUASHED_OWNER,
-            "onDelete": "delete",
-        },
-    }
-    with lab.api() as api:
-        custom = client.CustomObjectsApi(api)
-        custom.create_cluster_custom_object(GROUP, VERSION, PLURAL, body)
-        try:
-            yield name
-        finally:
-            custom.delete_cluster_custom_object(GROUP, VERSION, PLURAL, name)
-
-
-def backend(lab: LabHandle, name: str) -> Body:
-    with lab.api() as api:
-        body = client.CustomObjectsApi(api).get_cluster_custom_object(GROUP, VERSION, PLURAL, name)
-    assert isinstance(body, dict)
-    return body
+def squashed_backend(lab: LabHandle) -> contextlib.AbstractContextManager[str]:
+    return nfs_backend(
+        lab,
+        "squashed",
+        exportPath=SQUASHED_PSEUDO,
+        directoryUID=SQUASHED_OWNER,
+        directoryGID=SQUASHED_OWNER,
+        onDelete="delete",
+    )
 
 
 def ready(lab: LabHandle, name: str) -> Body | None:
-    body = backend(lab, name)
+    body = read_backend(lab, name)
     return body if status(body).get("phase") == "Ready" else None
 
 

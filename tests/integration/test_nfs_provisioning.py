@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
+from storage_operator.api.meta import GROUP, VERSION
 from storage_operator.lab.nfs import VOLUMES_DIR
 from storage_operator.reconcile.nfsrecord import RECORD_NAME
 from tests.nfs_support import (
@@ -19,8 +20,10 @@ from tests.nfs_support import (
     Claims,
     claims_namespace,
     mount_like_a_node,
+    nfs_backend,
     on_disk,
     pv_exists,
+    read_backend,
     read_pv,
     record_of,
     storage_class,
@@ -29,12 +32,6 @@ from tests.operator_support import condition, metrics_text, status, unique
 from tests.support import LabHandle, eventually
 
 Body = dict[str, Any]
-
-
-def backend_body(custom: client.CustomObjectsApi, name: str) -> Body:
-    body = custom.get_cluster_custom_object("storage.baremetal.io", "v1alpha1", "nfsbackends", name)
-    assert isinstance(body, dict)
-    return body
 
 
 @pytest.fixture
@@ -205,14 +202,12 @@ def test_bad_class_parameters_are_named_in_an_event(lab: LabHandle, claims: Clai
 def test_the_backend_reports_capacity_volumes_and_no_root_squash(lab: LabHandle, claims: Claims) -> None:
     claims.create("counted")
     claims.wait_bound("counted")
-    with lab.api() as api:
-        custom = client.CustomObjectsApi(api)
 
-        def counted() -> Body | None:
-            body = backend_body(custom, LAB_BACKEND)
-            return body if status(body).get("volumes", 0) >= 1 else None
+    def counted() -> Body | None:
+        body = read_backend(lab, LAB_BACKEND)
+        return body if status(body).get("volumes", 0) >= 1 else None
 
-        body = eventually(counted, timeout=45)
+    body = eventually(counted, timeout=45)
     st = status(body)
     assert (st["phase"], st["reachable"], st["version"]) == ("Ready", True, "4.1")
     assert 0 < st["freeBytes"] <= st["totalBytes"]
@@ -222,32 +217,15 @@ def test_the_backend_reports_capacity_volumes_and_no_root_squash(lab: LabHandle,
 
 
 def test_an_unreachable_backend_says_so(lab: LabHandle) -> None:
-    name = unique("nowhere")
-    spec = {"server": "127.0.0.1", "port": lab.config.ports.nfs + 7, "exportPath": "/export"}
-    with lab.api() as api:
-        custom = client.CustomObjectsApi(api)
-        custom.create_cluster_custom_object(
-            "storage.baremetal.io",
-            "v1alpha1",
-            "nfsbackends",
-            {
-                "apiVersion": "storage.baremetal.io/v1alpha1",
-                "kind": "NFSBackend",
-                "metadata": {"name": name},
-                "spec": spec,
-            },
-        )
-        try:
+    with nfs_backend(lab, "nowhere", port=lab.config.ports.nfs + 7) as name:
 
-            def unreachable() -> Body | None:
-                body = backend_body(custom, name)
-                return body if status(body).get("phase") == "Unreachable" else None
+        def unreachable() -> Body | None:
+            body = read_backend(lab, name)
+            return body if status(body).get("phase") == "Unreachable" else None
 
-            body = eventually(unreachable, timeout=30)
-            assert condition(body, "Reachable")["status"] == "False"
-            assert "unreachable" in status(body)["message"]
-        finally:
-            custom.delete_cluster_custom_object("storage.baremetal.io", "v1alpha1", "nfsbackends", name)
+        body = eventually(unreachable, timeout=30)
+        assert condition(body, "Reachable")["status"] == "False"
+        assert "unreachable" in status(body)["message"]
 
 
 def test_metrics_count_provisions_and_backend_space(lab: LabHandle, claims: Claims) -> None:
@@ -280,40 +258,18 @@ def test_usage_is_measured_and_a_volume_over_its_request_is_warned(lab: LabHandl
 
 
 def test_a_backend_with_volumes_on_it_cannot_be_deleted(lab: LabHandle, claims: Claims) -> None:
-    name = unique("busy")
-    spec = {"server": "127.0.0.1", "port": lab.config.ports.nfs, "exportPath": "/export", "baseDirectory": name}
-    with lab.api() as api:
-        custom = client.CustomObjectsApi(api)
-        custom.create_cluster_custom_object(
-            "storage.baremetal.io",
-            "v1alpha1",
-            "nfsbackends",
-            {
-                "apiVersion": "storage.baremetal.io/v1alpha1",
-                "kind": "NFSBackend",
-                "metadata": {"name": name},
-                "spec": spec,
-            },
-        )
+    with nfs_backend(lab, "busy", baseDirectory=unique("busy")) as name, lab.api() as api:
         with storage_class(lab, {"backend": name}) as sc:
             claims.create("holds", storage_class=sc)
             pv = claims.pv_of("holds")
-            custom.delete_cluster_custom_object("storage.baremetal.io", "v1alpha1", "nfsbackends", name)
+            client.CustomObjectsApi(api).delete_cluster_custom_object(GROUP, VERSION, "nfsbackends", name)
 
             def blocked() -> Body | None:
-                body = backend_body(custom, name)
+                body = read_backend(lab, name)
                 return body if condition(body, "DeletionIsBlocked").get("status") == "True" else None
 
             body = eventually(blocked, timeout=30)
             assert pv["metadata"]["name"] in condition(body, "DeletionIsBlocked")["message"]
             claims.delete("holds")
             eventually(lambda: not pv_exists(api, pv["metadata"]["name"]), timeout=30)
-
-        def gone() -> bool:
-            try:
-                backend_body(custom, name)
-            except client.ApiException as exc:
-                return bool(exc.status == 404)
-            return False
-
-        eventually(gone, timeout=30)
+        eventually(lambda: read_backend(lab, name) is None, timeout=30)

@@ -9,10 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from kubernetes import client
 
-from tests.nfs_support import LAB_BACKEND, Claims, claims_namespace, storage_class
-from tests.operator_support import lab_control
+from tests.nfs_support import LAB_BACKEND, Claims, claims_namespace, read_backend, storage_class
+from tests.operator_support import lab_control, status
 from tests.support import LabHandle, eventually
 
 Body = dict[str, Any]
@@ -46,15 +45,7 @@ def test_claims_wait_while_the_nfs_server_is_down_and_bind_when_it_is_back(lab: 
             message = claims.wait_event(f"wait-{i}", "ProvisioningFailed", contains="unreachable", timeout=60)
             assert "NFS server" in message
         assert set(phases(claims).values()) == {"Pending"}
-        with lab.api() as api:
-            custom = client.CustomObjectsApi(api)
-
-            def backend_phase() -> str:
-                body = custom.get_cluster_custom_object("storage.baremetal.io", "v1alpha1", "nfsbackends", LAB_BACKEND)
-                assert isinstance(body, dict)
-                return str((body.get("status") or {}).get("phase"))
-
-            eventually(lambda: backend_phase() == "Unreachable", timeout=60)
+        eventually(lambda: status(read_backend(lab, LAB_BACKEND)).get("phase") == "Unreachable", timeout=60)
     finally:
         control.start_process(GANESHA)
     for i in range(3):

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from storage_operator.api.meta import GROUP, VERSION
-from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendStatus
 from storage_operator.controllers.nfs.model import Backend
+from storage_operator.controllers.nfs.records import only_record, read_record
 from storage_operator.errors import InvalidSpec, NotFound
 from storage_operator.kube.light import LightClient
 from storage_operator.nfs.aclient import AsyncNFS, NFSPool
-from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, VolumeRecord, decode
+from storage_operator.reconcile.nfsrecord import RECORD_NAME, VolumeRecord
 from storage_operator.reconcile.nfsvolume import DIRECTORY_ANNOTATION, is_ours
 from storage_operator.reconcile.units import human_bytes
 
@@ -29,6 +29,7 @@ class Found:
     directory: str
     record: VolumeRecord | None
     problem: str | None = None
+    empty: bool = False  # nothing in it but its record
 
 
 @dataclass(frozen=True)
@@ -50,12 +51,7 @@ async def list_volumes(kubeconfig: Path | None, backend_name: str) -> list[Row]:
             body = await kube.get(f"/apis/{GROUP}/{VERSION}/nfsbackends/{backend_name}")
         except NotFound:
             raise InvalidSpec(f"NFSBackend {backend_name} does not exist") from None
-        status = {k: v for k, v in (body.get("status") or {}).items() if k != "kopf"}
-        backend = Backend(
-            backend_name,
-            NFSBackendSpec.model_validate(body.get("spec") or {}),
-            NFSBackendStatus.model_validate(status) if status else None,
-        )
+        backend = Backend.from_body(backend_name, body)
         pvs = (await kube.get("/api/v1/persistentvolumes")).get("items") or []
         here = {
             (pv["metadata"].get("annotations") or {}).get(DIRECTORY_ANNOTATION): (
@@ -81,7 +77,7 @@ async def walk(conn: AsyncNFS, directory: str, depth: int) -> list[Found]:
     names = {e.name for e in entries}
     if depth > 0 and RECORD_NAME in names:
         try:
-            return [Found(directory, decode(await conn.read(posixpath.join(directory, RECORD_NAME), RECORD_MAX_BYTES)))]
+            return [Found(directory, await read_record(conn, directory), empty=only_record(entries))]
         except InvalidSpec as exc:
             return [Found(directory, None, str(exc))]
     subdirs = [e for e in entries if e.is_dir and not e.name.startswith(".storage-operator")]

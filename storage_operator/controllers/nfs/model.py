@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from storage_operator.api.meta import status_of
 from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendStatus
 from storage_operator.errors import NotReady
 from storage_operator.nfs.client import NFSTarget
@@ -16,6 +18,10 @@ class Backend:
     name: str
     spec: NFSBackendSpec
     status: NFSBackendStatus | None
+
+    @classmethod
+    def from_body(cls, name: str, body: dict[str, Any]) -> Backend:
+        return cls(name, NFSBackendSpec.model_validate(body.get("spec") or {}), status_of(body, NFSBackendStatus))
 
     @property
     def target(self) -> NFSTarget:

@@ -13,17 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 from storage_operator.controllers.nfs import resize
 from storage_operator.controllers.nfs.model import Backend, Waiting
+from storage_operator.controllers.nfs.records import only_record, read_record, write_record
 from storage_operator.errors import Conflict, InvalidSpec, NFSError, NotFound, NotReady, StorageError
 from storage_operator.nfs.aclient import AsyncNFS
 from storage_operator.reconcile.nfsclass import PROVISIONER, VolumeSettings, parse_parameters, settings_for
 from storage_operator.reconcile.nfspath import ClaimFacts, is_inside, render, with_collision_suffix
 from storage_operator.reconcile.nfsrecord import (
-    RECORD_MAX_BYTES,
-    RECORD_NAME,
     Existing,
     VolumeRecord,
-    decode,
-    encode,
     judge,
     new_record,
 )
@@ -159,7 +156,7 @@ async def _place(
         now = datetime.now(UTC)
         record = new_record(facts, backend=backend.name, cluster=p.cluster_id, size_bytes=size, now=now)
         if await conn.mkdir_new(directory, settings.mode):
-            await _write_record(conn, directory, record)
+            await write_record(conn, directory, record)
             await _set_owner(conn, directory, settings)
             return directory, False
         existing = await _inspect(p, conn, directory)
@@ -174,7 +171,7 @@ async def _place(
         if verdict.verdict == "mine":
             adopted = existing.record is not None and existing.record.adopted_from is not None
             if existing.record is None:
-                await _write_record(conn, directory, record)
+                await write_record(conn, directory, record)
             if not adopted:
                 await _set_owner(conn, directory, settings)
             return directory, adopted
@@ -188,7 +185,7 @@ async def _place(
                 now=now,
                 adopted_from=f"{previous.cluster}/{previous.claim_uid}",
             )
-            await _write_record(conn, directory, taken)
+            await write_record(conn, directory, taken)
             return directory, True
         if verdict.verdict == "held":
             raise Waiting(f"directory {directory} is not free: {verdict.reason}", delay=HELD_RECHECK)
@@ -200,15 +197,14 @@ async def _inspect(p: NFSProvisioner, conn: AsyncNFS, directory: str) -> Existin
     record: VolumeRecord | None = None
     error: str | None = None
     try:
-        record = decode(await conn.read(posixpath.join(directory, RECORD_NAME), RECORD_MAX_BYTES))
+        record = await read_record(conn, directory)
     except NotFound:
         pass
     except InvalidSpec as exc:
         error = str(exc)
     except NFSError as exc:
         error = exc.code
-    entries = await conn.listdir(directory)
-    empty = all(e.name in (RECORD_NAME, f".{RECORD_NAME}.tmp") for e in entries)
+    empty = only_record(await conn.listdir(directory))
     if record is None:
         return Existing(record=None, empty=empty, record_error=error)
     claim_alive = any(str(c["metadata"].get("uid")) == record.claim_uid for c in p.claims.cache.values())
@@ -219,10 +215,6 @@ async def _inspect(p: NFSProvisioner, conn: AsyncNFS, directory: str) -> Existin
         record_claim_exists=claim_alive,
         record_error=error,
     )
-
-
-async def _write_record(conn: AsyncNFS, directory: str, record: VolumeRecord) -> None:
-    await conn.write_replace(posixpath.join(directory, RECORD_NAME), encode(record))
 
 
 async def _set_owner(conn: AsyncNFS, directory: str, settings: VolumeSettings) -> None:

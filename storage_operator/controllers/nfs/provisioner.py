@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from storage_operator.api.meta import GROUP, VERSION
-from storage_operator.api.v1alpha1.nfsbackend import NFSBackendSpec, NFSBackendStatus
 from storage_operator.config import OperatorConfig
 from storage_operator.controllers.nfs import provision, reclaim, usage
 from storage_operator.controllers.nfs.model import Backend
@@ -63,6 +62,7 @@ class NFSProvisioner:
         self._failures: dict[Key, int] = {}
         self._said: dict[tuple[str, str], tuple[str, float]] = {}  # (uid, reason) -> (message, when)
         self._capacity: dict[str, tuple[float, Capacity]] = {}
+        self._parsed_backends: dict[str, tuple[str, Backend]] = {}  # name -> (resourceVersion, parsed)
         self._posting: set[asyncio.Task[None]] = set()
         self.last_sweep: dict[str, float] = {}  # backend -> when its orphans were last looked for
         self._post_gate = asyncio.Semaphore(16)
@@ -209,13 +209,12 @@ class NFSProvisioner:
         body = self.backends.cache.get(name)
         if body is None:
             raise NotReady(f"NFSBackend {name} does not exist", delay=10)
-        status = body.get("status") or {}
-        status = {k: v for k, v in status.items() if k != "kopf"}
-        return Backend(
-            name=name,
-            spec=NFSBackendSpec.model_validate(body.get("spec") or {}),
-            status=NFSBackendStatus.model_validate(status) if status else None,
-        )
+        # Parsed once per version of the object, not once per claim of a burst.
+        version = str(body["metadata"].get("resourceVersion", ""))
+        parsed = self._parsed_backends.get(name)
+        if parsed is None or parsed[0] != version:
+            parsed = self._parsed_backends[name] = (version, Backend.from_body(name, body))
+        return parsed[1]
 
     async def connect(self, backend: Backend) -> AsyncNFS:
         uid, gid = backend.identity

@@ -9,16 +9,15 @@ record names this PV: an edited annotation can never make the operator delete so
 from __future__ import annotations
 
 import contextlib
-import posixpath
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from storage_operator.errors import Conflict, InvalidSpec, NFSError, NotFound, NotReady
-from storage_operator.nfs.aclient import AsyncNFS
+from storage_operator.controllers.nfs.records import read_record, write_record
+from storage_operator.errors import Conflict, InvalidSpec, NotFound, NotReady
 from storage_operator.reconcile.nfsclass import OnDelete
-from storage_operator.reconcile.nfspath import archived_name, is_inside
-from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, decode, encode
+from storage_operator.reconcile.nfspath import archived_name, under_base
+from storage_operator.reconcile.nfsrecord import VolumeRecord
 from storage_operator.reconcile.nfsvolume import VOLUME_FINALIZER, is_ours, pv_directory
 
 if TYPE_CHECKING:
@@ -67,16 +66,14 @@ async def _directory_step(p: NFSProvisioner, pv: Body, on_delete: OnDelete) -> N
         return
     backend = p.backend(backend_name)
     base = backend.spec.base_directory.strip("/")
-    relative = directory[len(base) + 1 :] if directory.startswith(base + "/") else None
-    if relative is None or not is_inside(base, relative):
+    if not under_base(base, directory):
         await p.say(pv, "Warning", "DirectoryOutsideBase", f"{directory} is not under {base}: left alone")
         return
     started = time.monotonic()
     try:
         conn = await p.connect(backend)
-        record_path = posixpath.join(directory, RECORD_NAME)
         try:
-            record = decode(await conn.read(record_path, RECORD_MAX_BYTES))
+            record: VolumeRecord | None = await read_record(conn, directory)
         except NotFound:
             if not await conn.exists(directory):
                 return  # done by an earlier pass
@@ -95,10 +92,10 @@ async def _directory_step(p: NFSProvisioner, pv: Body, on_delete: OnDelete) -> N
         now = datetime.now(UTC)
         if on_delete == "delete":
             removed = await conn.remove_tree(directory)
-            await _prune_parents(conn, base, directory)
+            await conn.remove_empty_parents(directory, base)
             message = f"deleted directory {directory} ({removed} entries)"
         else:
-            await conn.write_replace(record_path, encode(record.model_copy(update={"released": now})))
+            await write_record(conn, directory, record.model_copy(update={"released": now}))
             if on_delete == "archive":
                 target = archived_name(directory, now)
                 await conn.rename(directory, target)
@@ -112,21 +109,6 @@ async def _directory_step(p: NFSProvisioner, pv: Body, on_delete: OnDelete) -> N
     p.metrics.nfs_operations.labels(backend_name, on_delete, "success").inc()
     p.metrics.nfs_operation_duration.labels(on_delete).observe(time.monotonic() - started)
     await p.say(pv, "Normal", "VolumeReclaimed", message)
-
-
-async def _prune_parents(conn: AsyncNFS, base: str, directory: str) -> None:
-    """Remove the parents a nested pathPattern made, up to the base directory, while they are empty.
-
-    rmdir refuses a directory with anything in it, so a parent another volume lives in stays; a claim
-    racing to make a directory in a parent removed here fails once and succeeds on its retry.
-    """
-    parent = posixpath.dirname(directory)
-    while parent != base and parent.startswith(base + "/"):
-        try:
-            await conn.rmdir(parent)
-        except (NFSError, NotFound):
-            return
-        parent = posixpath.dirname(parent)
 
 
 async def _release(p: NFSProvisioner, pv: Body) -> None:

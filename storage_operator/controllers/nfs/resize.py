@@ -3,12 +3,13 @@ does (NFS has no node-side step). The directory's record follows, so its size st
 
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, Any
 
 from storage_operator.controllers.nfs.model import Waiting
+from storage_operator.controllers.nfs.records import read_record, write_record
 from storage_operator.errors import InvalidSpec, NFSError, NotFound, NotReady
-from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, decode, encode
+from storage_operator.nfs.aclient import AsyncNFS
+from storage_operator.reconcile.nfsclass import parse_parameters
 from storage_operator.reconcile.nfsvolume import pv_directory, requested_bytes
 from storage_operator.reconcile.units import format_quantity, human_bytes, parse_quantity
 
@@ -36,8 +37,7 @@ async def handle(p: NFSProvisioner, pvc: Body) -> float | None:
         try:
             backend = p.backend(backend_name)
             conn = await p.connect(backend)
-            params = storage_class.get("parameters") or {}
-            if str(params.get("capacityCheck", "true")).lower() != "false":
+            if parse_parameters(storage_class.get("parameters") or {}).capacity_check:
                 available = (await p.capacity(backend, conn)).available_bytes
                 if want - have > available:
                     raise Waiting(
@@ -74,11 +74,10 @@ async def handle(p: NFSProvisioner, pvc: Body) -> float | None:
     return None
 
 
-async def _record_size(conn: Any, directory: str, volume: str, size: int) -> None:
-    path = posixpath.join(directory, RECORD_NAME)
+async def _record_size(conn: AsyncNFS, directory: str, volume: str, size: int) -> None:
     try:
-        record = decode(await conn.read(path, RECORD_MAX_BYTES))
+        record = await read_record(conn, directory)
     except (NotFound, InvalidSpec):
-        return  # the record is informative here; a missing one is reported by the usage pass
+        return  # the record is informative here; it decides nothing about a resize
     if record.volume == volume and record.size_bytes != size:
-        await conn.write_replace(path, encode(record.model_copy(update={"size_bytes": size})))
+        await write_record(conn, directory, record.model_copy(update={"size_bytes": size}))

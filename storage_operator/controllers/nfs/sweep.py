@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from storage_operator.controllers.nfs.listing import walk
+from storage_operator.controllers.nfs.records import write_record
 from storage_operator.errors import NFSError, NotFound
 from storage_operator.nfs.aclient import AsyncNFS
-from storage_operator.reconcile.nfspath import is_inside
+from storage_operator.reconcile.nfspath import under_base
 from storage_operator.reconcile.nfsrecord import RECORD_NAME, is_orphan
 
 if TYPE_CHECKING:
@@ -28,31 +29,23 @@ async def sweep(p: NFSProvisioner, conn: AsyncNFS, base: str) -> list[str]:
     removed: list[str] = []
     for found in await walk(conn, base, 0):
         record = found.record
-        if record is None or not is_inside(base, found.directory[len(base) + 1 :]):
+        if record is None or not under_base(base, found.directory):
             continue
-        entries = await conn.listdir(found.directory)
-        empty = all(e.name in (RECORD_NAME, f".{RECORD_NAME}.tmp") for e in entries)
         if not is_orphan(
             record,
             cluster=p.cluster_id,
             now=now,
             volume_exists=record.volume in p.volumes.cache,
             claim_exists=record.claim_uid in claim_uids,
-            empty=empty,
+            empty=found.empty,
         ):
             continue
+        await conn.remove(posixpath.join(found.directory, RECORD_NAME))
         try:
-            for entry in entries:
-                await conn.remove(entry.path)
-            await conn.rmdir(found.directory)
+            await conn.rmdir(found.directory)  # refused if something appeared meanwhile
         except (NFSError, NotFound):
-            continue  # something appeared in it meanwhile: not an orphan any more
+            await write_record(conn, found.directory, record)  # then it is in use: give its record back
+            continue
         removed.append(found.directory)
-        parent = posixpath.dirname(found.directory)
-        while parent != base and parent.startswith(base + "/"):
-            try:
-                await conn.rmdir(parent)
-            except (NFSError, NotFound):
-                break
-            parent = posixpath.dirname(parent)
+        await conn.remove_empty_parents(found.directory, base)
     return removed

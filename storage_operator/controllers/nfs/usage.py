@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import posixpath
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from storage_operator.controllers.nfs.records import read_record, write_record
 from storage_operator.errors import InvalidSpec, NotFound, StorageError
-from storage_operator.reconcile.nfspath import is_inside
-from storage_operator.reconcile.nfsrecord import RECORD_MAX_BYTES, RECORD_NAME, decode, encode, needs_heartbeat
+from storage_operator.nfs.aclient import AsyncNFS
+from storage_operator.reconcile.nfspath import under_base
+from storage_operator.reconcile.nfsrecord import needs_heartbeat
 from storage_operator.reconcile.nfsvolume import pv_directory
 from storage_operator.reconcile.units import human_bytes, parse_quantity
 
@@ -54,8 +55,7 @@ async def measure_all(p: NFSProvisioner) -> None:
 async def measure(p: NFSProvisioner, pv: Body) -> None:
     backend_name, directory, _ = pv_directory(pv)
     backend = p.backend(backend_name)
-    base = backend.spec.base_directory.strip("/")
-    if not directory.startswith(base + "/") or not is_inside(base, directory[len(base) + 1 :]):
+    if not under_base(backend.spec.base_directory, directory):
         return  # an edited annotation: nothing outside the base directory is walked
     conn = await p.connect(backend)
     used, _seen, complete = await conn.usage(directory, p.config.nfs_usage_budget)
@@ -82,15 +82,14 @@ async def measure(p: NFSProvisioner, pv: Body) -> None:
         p.forget_said(claim, "VolumeOverRequest")
 
 
-async def _heartbeat(conn: Any, directory: str, volume: str) -> None:
-    path = posixpath.join(directory, RECORD_NAME)
+async def _heartbeat(conn: AsyncNFS, directory: str, volume: str) -> None:
     try:
-        record = decode(await conn.read(path, RECORD_MAX_BYTES))
+        record = await read_record(conn, directory)
     except (NotFound, InvalidSpec):
         return
     now = datetime.now(UTC)
     if record.volume == volume and needs_heartbeat(record, now):
-        await conn.write_replace(path, encode(record.model_copy(update={"seen": now})))
+        await write_record(conn, directory, record.model_copy(update={"seen": now}))
 
 
 def forget(p: NFSProvisioner, pv: Body) -> None:

@@ -61,9 +61,10 @@ verify: venv ## ruff, mypy --strict, import-linter layer contracts, generated fi
 	hack/verify-generated.sh
 
 .PHONY: generate
-generate: venv ## regenerate committed generated files (CRDs from the models, CSI stubs)
+generate: venv ## regenerate committed generated files (CRDs from the models, CSI stubs, snapshot CRDs)
 	$(PY) hack/gen-crds.py
 	hack/gen-csi-proto.sh
+	hack/fetch-snapshot-crds.sh
 
 .PHONY: unit
 unit: venv ## only the fast unit tests

@@ -21,5 +21,6 @@ check() {
 PY=${PY:-$REPO/.venv/bin/python}
 check csi/proto "$HACK_DIR/gen-csi-proto.sh"
 check manifests/crds "$PY" "$HACK_DIR/gen-crds.py"
+check manifests/csi/snapshot-crds "$HACK_DIR/fetch-snapshot-crds.sh"
 [ $status = 0 ] && echo "[verify-generated] generated files are up to date"
 exit $status

@@ -89,6 +89,12 @@ class CephClient:
     def fsid(self) -> str:
         return self._rados.get_fsid()
 
+    def pool_name(self, pool_id: int) -> str:
+        try:
+            return str(self._rados.pool_reverse_lookup(pool_id))
+        except rados.Error as exc:
+            raise CephCommandError("pool_reverse_lookup", exc.errno or 0, str(exc)) from exc
+
     def run(self, command: Command) -> Any:
         send = self._rados.mgr_command if command.target == "mgr" else self._rados.mon_command
         ret, out, status = self._call(send, command.prefix, command.to_json(), command.inbuf)

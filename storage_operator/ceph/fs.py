@@ -92,3 +92,15 @@ def build_fs_rm(name: str) -> Command:
         ok_errnos=frozenset({errno.ENOENT}),
         what=f"remove file system {name}",
     )
+
+
+def build_fs_ls() -> Command:
+    return mon("fs ls", what="list file systems")
+
+
+def parse_fs_ls(doc: list[dict[str, Any]] | None) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """File system name -> (metadata pool, data pools), by pool name."""
+    return {
+        str(e["name"]): (str(e.get("metadata_pool", "")), tuple(str(p) for p in e.get("data_pools", [])))
+        for e in doc or []
+    }

@@ -67,7 +67,7 @@ class Binaries:
             kube_controller_manager=kube / "kube-controller-manager",
             kube_scheduler=kube / "kube-scheduler",
             kubectl=kube / "kubectl",
-            csi_sanity=cache / f"csi-test-{versions['CSI_TEST_VERSION']}" / "csi-sanity",
+            csi_sanity=cache / f"csi-sanity-{versions['CSI_TEST_VERSION']}" / "csi-sanity",
         )
 
     def require_control_plane(self) -> None:

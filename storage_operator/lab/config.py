@@ -21,6 +21,8 @@ DEFAULT_PORT_BASE = 26400
 PORT_BLOCK = 400
 AGENT_HTTP_OFFSET = 40
 MAX_NODES = 50  # agents take ports +40..+89
+CSI_METRICS_OFFSET = 90  # the CSI plugins' /metrics: +90 (cephfs), +91 (rbd)
+CSI_DRIVERS = ("cephfs", "rbd")
 CEPH_MSGR_MIN_OFFSET = 100
 CEPH_MSGR_MAX_OFFSET = 299
 
@@ -76,6 +78,10 @@ class LabPorts:
         """The node agent of the ``index``-th node: /metrics and /healthz."""
         return self.base + AGENT_HTTP_OFFSET + index
 
+    def csi_metrics(self, driver: str) -> int:
+        """The lab CSI plugin of ``driver`` (cephfs, rbd): /metrics."""
+        return self.base + CSI_METRICS_OFFSET + CSI_DRIVERS.index(driver)
+
     @property
     def ceph_msgr_min(self) -> int:
         return self.base + CEPH_MSGR_MIN_OFFSET
@@ -97,6 +103,7 @@ class LabPorts:
             "ceph-mgr prometheus": self.mgr_prometheus,
             "nfs-ganesha": self.nfs,
             "storage-operator": self.operator_http,
+            **{f"csi-{d} metrics": self.csi_metrics(d) for d in CSI_DRIVERS},
         }
 
     def ceph_msgr_range(self) -> range:

@@ -29,6 +29,7 @@ from storage_operator.lab.controlplane import (
     start_etcd,
     write_pki_and_kubeconfigs,
 )
+from storage_operator.lab.csi import await_csi, start_csi
 from storage_operator.lab.disks import attach_node_disks
 from storage_operator.lab.nfs import start_nfs
 from storage_operator.lab.operator import apply_examples, await_operator, spawn_operator
@@ -64,10 +65,13 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("components", start_components),
     Step("ceph", start_ceph),
     Step("ceph secret", store_ceph_secret),
+    # The CSI plugins need Ceph (their user is made there); awaited after the examples they test against.
+    Step("csi", start_csi),
     Step("nfs", start_nfs),
     Step("operator", await_operator),
     Step("agents", await_agents),
     Step("examples", apply_examples),
+    Step("csi ready", await_csi),
     Step("shell", write_shell_env),
 )
 
@@ -84,12 +88,14 @@ LAB_PROGRAMS = frozenset(
         "ceph-mds",
         "ganesha.nfsd",
         "ceph-fuse",
+        "rbd-fuse",
     }
 )
 
 
-# The project's own processes run as `python -m storage_operator ...`; the leftover scan knows them by that.
-PYTHON_COMPONENT = b"storage_operator"
+# The project's own processes run as `python -m storage_operator ...` or `python -m csi ...`; the
+# leftover scan knows them by that.
+PYTHON_COMPONENTS = frozenset({b"storage_operator", b"csi"})
 
 STOP_LAST = frozenset({"etcd"})
 
@@ -111,6 +117,7 @@ LAB_ENTRIES = frozenset(
         "ceph",
         "nfs",
         "disks",
+        "csi",
         LAB_MARKER,
     }
 )
@@ -360,7 +367,7 @@ class Lab:
                 exe = (entry / "exe").readlink().name
             except OSError:
                 continue
-            ours = exe in LAB_PROGRAMS or (exe.startswith("python") and PYTHON_COMPONENT in argv)
+            ours = exe in LAB_PROGRAMS or (exe.startswith("python") and bool(PYTHON_COMPONENTS & set(argv)))
             if not ours or not any(r.encode() in a for r in roots for a in argv):
                 continue
             stat = processes.proc_stat(int(entry.name))

@@ -1,4 +1,4 @@
-"""``<lab>/env`` and ``<lab>/bin``: point a shell at the lab (its kubectl, kubeconfig and ceph.conf)."""
+"""``<lab>/env`` and ``<lab>/bin``: point a shell at the lab (its kubectl, csi-sanity, kubeconfig, ceph.conf)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,16 @@ def write_shell_env(ctx: LabContext) -> str:
     kubectl.unlink(missing_ok=True)
     # The lab's kubectl matches its API server; Debian's /usr/bin/kubectl (1.20) is far too old.
     kubectl.symlink_to(ctx.binaries.kubectl)
+    # The pinned conformance suite, for running it against the lab's CSI plugins by hand.
+    sanity = bin_dir / "csi-sanity"
+    sanity.unlink(missing_ok=True)
+    if ctx.binaries.csi_sanity.exists():
+        sanity.symlink_to(ctx.binaries.csi_sanity)
     env_file = paths.root / "env"
     env_file.write_text(
         render_env(bin_dir=str(bin_dir), kubeconfig=str(paths.kubeconfig), ceph_conf=str(paths.ceph_conf))
     )
-    return f"source {env_file} for KUBECONFIG, CEPH_CONF and kubectl {ctx.versions['KUBERNETES_VERSION']}"
+    return (
+        f"source {env_file} for KUBECONFIG, CEPH_CONF, kubectl {ctx.versions['KUBERNETES_VERSION']} "
+        f"and csi-sanity {ctx.versions['CSI_TEST_VERSION']}"
+    )

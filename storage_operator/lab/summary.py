@@ -15,6 +15,7 @@ from storage_operator.ceph.status import observe_status
 from storage_operator.errors import LabError, StorageError
 from storage_operator.kube.client import connect
 from storage_operator.kube.core import observe_node_names
+from storage_operator.lab import csi
 from storage_operator.lab.config import LabConfig
 from storage_operator.lab.loopdev import device_size
 from storage_operator.lab.nfs import EXPORT_PSEUDO, nfs_target
@@ -76,6 +77,7 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"{_observed(nfs)}",
         f"Operator    http://127.0.0.1:{config.ports.operator_http}/metrics  (as ServiceAccount "
         f"{config.operator_namespace}/storage-operator; log {rel(paths.log('storage-operator'))})",
+        *csi_lines(config, rel),
         "",
         "$ kubectl get storage -A",
         *_observed_lines(lambda: kubectl(config, "get", "storage", "-A")),
@@ -93,6 +95,21 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         "  ceph -s",
         f"Logs: {rel(paths.logs)}/   State: {rel(paths.state_file)}   Stop: make lab-down",
     ]
+    return lines
+
+
+def csi_lines(config: LabConfig, rel: Callable[[Path], str]) -> list[str]:
+    """Each CSI plugin: its socket, whether it answers Probe ready, and how to run csi-sanity on it."""
+    lines = []
+    for driver in csi.DRIVERS:
+        name = csi.probe_plugin(csi.socket_path(config, driver))
+        status = f"{name} ready" if name else "not answering"
+        lines.append(
+            f"CSI {driver:<7} {rel(csi.socket_path(config, driver))}: {status}; "
+            f"metrics http://127.0.0.1:{config.ports.csi_metrics(driver)}/metrics"
+        )
+    lines.append('  conformance (after `source .lab/env`; cephfs likewise; README "CSI driver"):')
+    lines.append(f"    {' '.join(csi.sanity_command(config, 'rbd', Path('csi-sanity')))}")
     return lines
 
 

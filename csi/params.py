@@ -19,7 +19,8 @@ from csi.ids import LOCATION
 SIDECAR_PREFIX = "csi.storage.k8s.io/"
 Mounter = Literal["fuse", "kernel"]
 # Features librbd and the userspace mapper both support; krbd supports layering and exclusive-lock.
-RBD_FEATURES = frozenset({"layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten", "journaling"})
+FEATURE_ORDER = ("layering", "exclusive-lock", "object-map", "fast-diff", "deep-flatten", "journaling")
+RBD_FEATURES = frozenset(FEATURE_ORDER)
 # librbd's own default: object-map and fast-diff make removing, copying and measuring a thin image
 # proportional to the data it holds, not to its size (without them a 10 GiB delete visits 2,560 objects).
 DEFAULT_RBD_FEATURES = "layering,exclusive-lock,object-map,fast-diff,deep-flatten"
@@ -114,7 +115,9 @@ def normalize_features(value: str) -> str:
         raise InvalidArgument("imageFeatures: fast-diff needs object-map")
     if "journaling" in wanted and "exclusive-lock" not in wanted:
         raise InvalidArgument("imageFeatures: journaling needs exclusive-lock")
-    return ",".join(sorted(set(wanted), key=wanted.index))
+    # One spelling per set of features (librbd's order), so a class that lists them in another order
+    # asks for the same volume: the digest of a retried request must not change.
+    return ",".join(f for f in FEATURE_ORDER if f in wanted)
 
 
 def digest(params: CephFSParams | RBDParams) -> str:

@@ -10,7 +10,7 @@ from csi.backends.node import StageRecord, context_value
 from csi.cluster import Clusters, Credentials
 from csi.config import CSIConfig
 from csi.errors import FailedPrecondition
-from csi.host import filesystems, mounts
+from csi.host import daemons, filesystems, mounts
 from csi.host.keyfile import keyfile
 from csi.host.run import run
 from csi.ids import Kind, VolumeRef
@@ -136,9 +136,10 @@ class CephFSStager:
         return entry is not None and entry.fstype in FUSE_TYPES and not mounts.is_stale(record.staging_path)
 
     async def unstage(self, record: StageRecord | None, staging_path: Path, home: Path) -> None:
-        await mounts.unmount(staging_path)
-        if record is not None and record.staging_path != str(staging_path):
-            await mounts.unmount(record.staging_path)
+        for path in {str(staging_path), record.staging_path if record else str(staging_path)}:
+            client = daemons.pids_of("ceph-fuse", path)
+            await mounts.unmount(path)
+            await daemons.wait_gone(client)
 
     async def expand(self, record: StageRecord, volume_path: Path, home: Path) -> int:
         # The quota grew on the MDS; every client sees it at once. Report what the mount says now.

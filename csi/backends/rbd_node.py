@@ -17,7 +17,7 @@ from csi.backends.node import StageRecord, context_value
 from csi.cluster import Credentials
 from csi.config import CSIConfig
 from csi.errors import FailedPrecondition
-from csi.host import filesystems, loop, mounts
+from csi.host import daemons, filesystems, loop, mounts
 from csi.host.keyfile import keyfile
 from csi.host.run import run
 from csi.ids import Kind, VolumeRef
@@ -96,8 +96,13 @@ class RBDStager:
         elif found != fstype:
             await self.unstage(record, staging, home)
             raise FailedPrecondition(f"the volume holds {found}, not the {fstype} asked for: it is never reformatted")
+        else:
+            await filesystems.grow_unmounted(record.device, fstype)
         record.fstype = fstype
-        await mounts.mount(record.device, staging, fstype, mount_options(cap, validate.is_read_only(cap)))
+        read_only = validate.is_read_only(cap)
+        await mounts.mount(record.device, staging, fstype, mount_options(cap, read_only))
+        if fstype == "xfs" and not read_only:
+            await filesystems.grow(record.device, fstype, staging)
         return record
 
     def healthy(self, record: StageRecord) -> bool:
@@ -125,7 +130,9 @@ class RBDStager:
         # with the mapper dead.
         for device in loop.attached_under(fuse_dir):
             await loop.detach(device)
+        mapper = daemons.pids_of("rbd-fuse", str(fuse_dir))
         await mounts.unmount(fuse_dir)
+        await daemons.wait_gone(mapper)
 
     async def expand(self, record: StageRecord, volume_path: Path, home: Path) -> int:
         if record.mapper == "fuse":

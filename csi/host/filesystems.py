@@ -7,8 +7,11 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from csi.errors import FailedPrecondition, HostCommandError
 from csi.host.run import run
 
+# A file system smaller than its device by less than this is not worth growing (metadata rounding).
+GROW_SLACK = 4 * 1024 * 1024
 MKFS = {"ext4": ("mkfs.ext4", "-q", "-F", "-E", "nodiscard,lazy_itable_init=1"), "xfs": ("mkfs.xfs", "-q", "-K")}
 
 
@@ -36,11 +39,46 @@ async def make(device: str, fstype: str) -> None:
     await run(*MKFS[fstype], device, timeout=600)
 
 
+def parse_dumpe2fs(text: str) -> int:
+    """The size in bytes of an ext4 file system from ``dumpe2fs -h`` (pure)."""
+    fields = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    return int(fields.get("Block count", "0")) * int(fields.get("Block size", "0"))
+
+
+async def ext4_size(device: str) -> int:
+    _code, out = await run("dumpe2fs", "-h", device)
+    return parse_dumpe2fs(out)
+
+
+async def grow_unmounted(device: str, fstype: str) -> bool:
+    """Grow an unmounted ext4 to its device (a volume expanded while no node had it staged). xfs grows
+    only when mounted: ``grow`` after the mount does it. Returns whether anything was done."""
+    if fstype != "ext4" or await ext4_size(device) >= device_size(device) - GROW_SLACK:
+        return False
+    await run("e2fsck", "-f", "-p", device, timeout=600, ok=(0, 1))
+    await run("resize2fs", device, timeout=600)
+    return True
+
+
 async def grow(device: str, fstype: str, mount_point: Path) -> None:
+    """Grow a mounted file system to its device."""
     if fstype == "xfs":
         await run("xfs_growfs", str(mount_point), timeout=600)
-    else:
+        return
+    try:
         await run("resize2fs", device, timeout=600)
+    except HostCommandError as exc:
+        if "Permission denied" in exc.stderr:
+            # The kernel's online ext4 resize needs CAP_SYS_RESOURCE (a privileged node plugin has it).
+            raise FailedPrecondition(
+                "ext4 cannot grow while mounted: this node plugin lacks CAP_SYS_RESOURCE; the file system "
+                "grows when the volume is staged next"
+            ) from exc
+        raise
 
 
 def device_size(device: str) -> int:

@@ -135,10 +135,13 @@ class ClusterSession:
         except CephCommandError as exc:
             if exc.errno not in CONNECTION_ERRNOS:
                 raise
-            # librados gave up waiting for a monitor: the cluster, not the command, is the problem.
+            # librados gave up waiting for the cluster (a monitor, or the mgr for mgr commands): the cluster,
+            # not the command, is the problem.
             self._retire(handle)
             raise CephUnavailable(
-                "Unreachable", f"{what}: the monitors at {self.spec.describe()} did not answer ({exc.detail})"
+                "Unreachable",
+                f"{what}: {self.spec.describe()} did not answer in time ({exc.detail}): a monitor or the mgr is "
+                "down or busy",
             ) from exc
         finally:
             self._release_handle(handle)

@@ -204,7 +204,10 @@ def parse_clone_status(doc: dict[str, Any]) -> CloneStatus:
     failure = status.get("failure") or {}
     return CloneStatus(
         state=str(status.get("state", "")),
-        failure=str(failure.get("errstr", "")) if isinstance(failure, dict) else str(failure),
+        # The mgr sends "error_msg"; the documentation shows "errstr".
+        failure=str(failure.get("error_msg") or failure.get("errstr") or "")
+        if isinstance(failure, dict)
+        else str(failure),
     )
 
 

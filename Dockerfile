@@ -7,9 +7,9 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       python3 python3-venv ca-certificates \
-      ceph-common ceph-base ceph-mon ceph-mgr ceph-mgr-modules-core ceph-osd ceph-mds ceph-fuse \
+      ceph-common ceph-base ceph-mon ceph-mgr ceph-mgr-modules-core ceph-osd ceph-mds ceph-fuse rbd-fuse \
       python3-rados python3-rbd python3-cephfs \
-      util-linux mount fdisk gdisk e2fsprogs fuse3 \
+      util-linux mount fdisk gdisk e2fsprogs xfsprogs fuse3 \
  && rm -rf /var/lib/apt/lists/*
 
 # The application lives in its own virtualenv (pinned PyPI dependencies); Debian's Ceph bindings are
@@ -22,7 +22,7 @@ COPY hack/link-ceph-bindings.sh ./hack/
 RUN python3 -m venv /opt/venv \
  && /opt/venv/bin/pip install --no-cache-dir --disable-pip-version-check . \
  && hack/link-ceph-bindings.sh /opt/venv \
- && /opt/venv/bin/python -c "import rados, rbd, kopf, kubernetes, pyudev, nfs_rs, grpc, storage_operator.controllers.operator"
+ && /opt/venv/bin/python -c "import rados, rbd, kopf, kubernetes, pyudev, nfs_rs, grpc, storage_operator.controllers.operator, csi.server"
 
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1
 # Unprivileged by default; the node agent's DaemonSet asks for what it needs explicitly.

@@ -6,13 +6,14 @@ import argparse
 import inspect
 import sys
 
-from bench import agent, lab_startup, nfs_provisioning, operator
+from bench import agent, csi, lab_startup, nfs_provisioning, operator
 
 BENCHMARKS = {
     "lab_startup": lab_startup.run,
     "operator": operator.run,
     "agent": agent.run,
     "nfs_provisioning": nfs_provisioning.run,
+    "csi": csi.run,
 }
 
 

@@ -57,8 +57,17 @@ class SnapshotRef:
         return f"{SNAPSHOT_PREFIX}{self.uuid}"
 
 
+# Volume UUIDs derive from the request name: a crash between creating a volume and recording it in
+# the journal leaves a volume the retry of the same name finds again, so the two can run at once.
+VOLUME_NAMESPACE = uuid.UUID("5d1c9c2e-3a8f-4b8e-9a57-7f0b6b1f2c41")
+
+
 def new_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def volume_uuid(kind: str, location: str, name: str) -> str:
+    return str(uuid.uuid5(VOLUME_NAMESPACE, f"{kind}:{location}:{name}"))
 
 
 def parse_volume_id(value: str, kind: Kind | None = None) -> VolumeRef | None:

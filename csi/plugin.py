@@ -63,7 +63,7 @@ class Plugin:
         self.service = VolumeService(self.store, self.clusters, self.locks, clone_wait=config.clone_wait)
         self.node: NodeBackend | None = None
         if config.serves_node:
-            stager: Stager = CephFSStager(config) if config.driver == "cephfs" else RBDStager(config)
+            stager: Stager = CephFSStager(config, self.clusters) if config.driver == "cephfs" else RBDStager(config)
             self.node = NodeBackend(config, stager, self.locks)
         self._probed: tuple[float, bool] | None = None
 

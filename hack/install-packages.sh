@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # Ceph 16.2 daemons, CLI and the Python bindings the operator imports (python3-rados & co.)
   ceph-mon ceph-mgr ceph-osd ceph-mds ceph-common ceph-base ceph-mgr-modules-core ceph-fuse
+  # the CSI node plugin: RBD images mapped in userspace (no rbd kernel module), xfs for RBD volumes
+  rbd-fuse xfsprogs
   python3-rados python3-rbd python3-cephfs
   # NFS server for the NFS bridge
   nfs-ganesha nfs-ganesha-vfs

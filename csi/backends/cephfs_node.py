@@ -3,19 +3,22 @@ with ``mounter: kernel`` on nodes whose kernel has the ceph module, by the kerne
 
 from __future__ import annotations
 
+import errno
+from collections.abc import Mapping
 from pathlib import Path
 
 from csi import validate
 from csi.backends.node import StageRecord, context_value
 from csi.cluster import Clusters, Credentials
 from csi.config import CSIConfig
-from csi.errors import FailedPrecondition
-from csi.host import daemons, filesystems, mounts
+from csi.errors import FailedPrecondition, NotFoundError
+from csi.host import filesystems, mounts
 from csi.host.keyfile import keyfile
 from csi.host.run import run
 from csi.ids import Kind, VolumeRef
 from csi.proto import csi_pb2
 from storage_operator.ceph import subvolumes
+from storage_operator.errors import CephCommandError
 
 FUSE_TYPES = frozenset({"fuse.ceph-fuse", "ceph"})
 GROUP = "csi"
@@ -73,20 +76,25 @@ def kernel_has_ceph() -> bool:
 class CephFSStager:
     kind: Kind = "cephfs"
 
-    def __init__(self, config: CSIConfig) -> None:
+    def __init__(self, config: CSIConfig, clusters: Clusters) -> None:
         self.config = config
+        self.clusters = clusters
 
-    async def _path(self, ref: VolumeRef, context: dict[str, str], creds: Credentials) -> str:
+    async def _path(self, ref: VolumeRef, context: dict[str, str], secrets: Mapping[str, str]) -> str:
         path = context_value(context, "subvolumePath")
         if path:
             return path
-        # A volume whose context lacks the path (one made by hand): ask the mgr, as the stage user.
-        clusters = Clusters(self.config.monitor_list, creds)
+        # CreateVolume leaves the path out (it saves a call to the mgr, which runs subvolume commands one
+        # at a time): ask the mgr now, as the stage user.
         try:
-            reply = await clusters.session().call(subvolumes.build_subvolume_info(ref.location, ref.name, group=GROUP))
-        finally:
-            await clusters.close()
-        return subvolumes.parse_subvolume_info(reply).path
+            found = await self.clusters.session(secrets).call(
+                subvolumes.build_subvolume_getpath(ref.location, ref.name, group=GROUP)
+            )
+        except CephCommandError as exc:
+            if exc.errno == errno.ENOENT:
+                raise NotFoundError(f"volume {ref.id} does not exist") from exc
+            raise
+        return str(found)
 
     async def stage(
         self, ref: VolumeRef, req: csi_pb2.NodeStageVolumeRequest, creds: Credentials, home: Path
@@ -94,7 +102,7 @@ class CephFSStager:
         context = dict(req.volume_context)
         fs_name = context_value(context, "fsName", ref.location)
         mounter = context_value(context, "mounter", "fuse")
-        path = await self._path(ref, context, creds)
+        path = await self._path(ref, context, req.secrets)
         staging = Path(req.staging_target_path)
         read_only = validate.is_read_only(req.volume_capability)
         await mounts.unmount(staging)  # a stale mount from before a crash
@@ -136,10 +144,10 @@ class CephFSStager:
         return entry is not None and entry.fstype in FUSE_TYPES and not mounts.is_stale(record.staging_path)
 
     async def unstage(self, record: StageRecord | None, staging_path: Path, home: Path) -> None:
+        # ceph-fuse exits by itself once unmounted (closing its MDS session takes it about a second);
+        # nothing waits on that, unlike an rbd-fuse whose open image blocks the image's deletion.
         for path in {str(staging_path), record.staging_path if record else str(staging_path)}:
-            client = daemons.pids_of("ceph-fuse", path)
             await mounts.unmount(path)
-            await daemons.wait_gone(client)
 
     async def expand(self, record: StageRecord, volume_path: Path, home: Path) -> int:
         # The quota grew on the MDS; every client sees it at once. Report what the mount says now.

@@ -39,11 +39,18 @@ class RBDStore:
     def location(self, params: Params) -> str:
         return _rbd(params).pool
 
+    def __init__(self) -> None:
+        self._known: set[str] = set()  # pools seen to exist (per process)
+
     async def _pools(self, session: ClusterSession) -> dict[str, pools.ObservedPool]:
-        return pools.parse_pools(await session.call(pools.build_ls_detail()))
+        found = pools.parse_pools(await session.call(pools.build_ls_detail()))
+        self._known = set(found)
+        return found
 
     async def journal_pool(self, session: ClusterSession, location: str) -> str | None:
-        return location if location in await self._pools(session) else None
+        if location in self._known or location in await self._pools(session):
+            return location
+        return None
 
     async def inspect(self, session: ClusterSession, ref: VolumeRef) -> Observed | None:
         try:
@@ -54,13 +61,25 @@ class RBDStore:
             raise
         return Observed(size=info.size, in_use_by=info.watchers, snapshots=tuple(s.name for s in info.snapshots))
 
-    async def create(self, session: ClusterSession, ref: VolumeRef, size: int, params: Params) -> None:
+    async def create(self, session: ClusterSession, ref: VolumeRef, size: int, params: Params) -> Observed:
         p = _rbd(params)
         await self._check_data_pool(session, p)
-        await session.run(
-            lambda c: images.create_image(c, ref.location, ref.name, size, features=p.features, data_pool=p.data_pool),
-            what=f"create image {ref.location}/{ref.name}",
-        )
+        try:
+            await session.run(
+                lambda c: images.create_image(
+                    c, ref.location, ref.name, size, features=p.features, data_pool=p.data_pool, exist_ok=False
+                ),
+                what=f"create image {ref.location}/{ref.name}",
+            )
+        except CephCommandError as exc:
+            if exc.errno != errno.EEXIST:
+                raise
+            # Made by an attempt that crashed before its journal record: it is this volume.
+            found = await self.inspect(session, ref)
+            if found is None:
+                raise
+            return found
+        return Observed(size=size)
 
     async def _check_data_pool(self, session: ClusterSession, params: RBDParams) -> None:
         if not params.data_pool:

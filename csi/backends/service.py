@@ -20,7 +20,7 @@ from csi import validate
 from csi.backends.store import Observed, Params, Store
 from csi.cluster import Clusters
 from csi.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFoundError, OutOfRange
-from csi.ids import SnapshotRef, VolumeRef, new_uuid, parse_snapshot_id, parse_volume_id
+from csi.ids import SnapshotRef, VolumeRef, new_uuid, parse_snapshot_id, parse_volume_id, volume_uuid
 from csi.journal import Journal, SnapshotRecord, VolumeRecord
 from csi.locks import OperationLocks
 from csi.params import digest
@@ -133,6 +133,7 @@ class VolumeService:
         journal = await self._require_journal(session, location, "the file system or pool")
         async with self.locks.hold(f"name:{req.name}"):
             record = await journal.find_volume(req.name)
+            fresh = False
             if record is not None:
                 self._same_request(record, req.name, digest(params), source, capacity)
             else:
@@ -143,12 +144,39 @@ class VolumeService:
                             f"the source holds {src_size} bytes, more than limit_bytes {capacity.limit_bytes}"
                         )
                     size = src_size
-                record = VolumeRecord(req.name, new_uuid(), size, digest(params), source, _now())
-                await journal.put_volume(record)
+                record = VolumeRecord(
+                    req.name, volume_uuid(self.kind, location, req.name), size, digest(params), source, _now()
+                )
+                fresh = True
             ref = VolumeRef(self.kind, location, record.uuid)
             async with self.locks.hold(ref.id):
-                observed = await self._make(session, journal, ref, record, params)
+                if fresh and not source:
+                    # An empty volume and its record at once: the UUID follows from the name, so whichever of
+                    # the two a crash cuts short, the retry finds the other and finishes.
+                    observed: Observed | None = await self._create_recorded(session, journal, ref, record, params)
+                else:
+                    if fresh:
+                        await journal.put_volume(record)  # a copy takes long: recorded before it starts
+                    observed = await self._make(session, ref, record, params)
         return VolumeOut(ref.id, record.size, self.store.context(ref, params, observed), source)
+
+    async def _create_recorded(
+        self, session: ClusterSession, journal: Journal, ref: VolumeRef, record: VolumeRecord, params: Params
+    ) -> Observed:
+        recorded, created = await asyncio.gather(
+            journal.put_volume(record), self.store.create(session, ref, record.size, params), return_exceptions=True
+        )
+        if isinstance(created, BaseException):
+            if not isinstance(recorded, BaseException) and await self.store.inspect(session, ref) is None:
+                # Nothing was made (a bad pool, a refusal): forget the name, so a corrected request is not
+                # held to this one's parameters.
+                await journal.drop_volume(record)
+            raise created
+        if isinstance(recorded, BaseException):
+            raise recorded
+        if created.size < record.size:
+            await self.store.resize(session, ref, record.size)
+        return created
 
     def _same_request(
         self, record: VolumeRecord, name: str, params: str, source: str, capacity: csi_pb2.CapacityRange | None
@@ -190,7 +218,7 @@ class VolumeService:
             )
 
     async def _make(
-        self, session: ClusterSession, journal: Journal, ref: VolumeRef, record: VolumeRecord, params: Params
+        self, session: ClusterSession, ref: VolumeRef, record: VolumeRecord, params: Params
     ) -> Observed | None:
         """Make what is missing of ``record``'s volume; returns the volume as observed when done."""
         observed = await self.store.inspect(session, ref)
@@ -215,9 +243,8 @@ class VolumeService:
                 async with self.locks.hold(source.id):
                     created = await self.store.create_from_volume(session, ref, source, record.size, params)
             else:
-                await self.store.create(session, ref, record.size, params)
-                created = None
-            if created is None or created.done:
+                return await self.store.create(session, ref, record.size, params)
+            if created.done:
                 break
             if time.monotonic() > deadline:
                 raise Aborted(

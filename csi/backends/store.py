@@ -44,12 +44,15 @@ class Store(Protocol):
     def location(self, params: Params) -> str: ...
 
     async def journal_pool(self, session: ClusterSession, location: str) -> str | None:
-        """Where the journal of ``location`` lives; None when the location does not exist."""
+        """Where the journal of ``location`` lives; None when the location does not exist. Cached: every
+        request needs it, and file systems and pools come and go rarely (a miss asks Ceph again)."""
         ...
 
     async def inspect(self, session: ClusterSession, ref: VolumeRef) -> Observed | None: ...
 
-    async def create(self, session: ClusterSession, ref: VolumeRef, size: int, params: Params) -> None: ...
+    async def create(self, session: ClusterSession, ref: VolumeRef, size: int, params: Params) -> Observed:
+        """Make an empty volume that is known not to exist yet; returns it as made."""
+        ...
 
     async def create_from_snapshot(
         self, session: ClusterSession, ref: VolumeRef, snap: SnapshotRef, size: int, params: Params

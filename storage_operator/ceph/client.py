@@ -98,7 +98,7 @@ class CephClient:
     def run(self, command: Command) -> Any:
         send = self._rados.mgr_command if command.target == "mgr" else self._rados.mon_command
         ret, out, status = self._call(send, command.prefix, command.to_json(), command.inbuf)
-        return parse_reply(command.prefix, ret, out, status, ok_errnos=command.ok_errnos)
+        return parse_reply(command.prefix, ret, out, status, ok_errnos=command.ok_errnos, text=command.text)
 
     def mon_command(self, prefix: str, *, inbuf: bytes = b"", **args: object) -> Any:
         ret, out, status = self._call(self._rados.mon_command, prefix, build_command(prefix, **args), inbuf)

@@ -25,6 +25,7 @@ class Command:
     # Errnos that mean "already done" for this command (e.g. EEXIST for a create): treated as success.
     ok_errnos: frozenset[int] = frozenset()
     what: str = ""
+    text: bool = False  # the reply is plain text (a few mgr commands ignore "format": "json")
 
     def describe(self) -> str:
         return self.what or self.prefix
@@ -37,8 +38,8 @@ def mon(prefix: str, *, what: str = "", ok_errnos: frozenset[int] = frozenset(),
     return Command(prefix, {k: v for k, v in args.items() if v is not None}, "mon", ok_errnos=ok_errnos, what=what)
 
 
-def mgr(prefix: str, *, what: str = "", **args: object) -> Command:
-    return Command(prefix, {k: v for k, v in args.items() if v is not None}, "mgr", what=what)
+def mgr(prefix: str, *, what: str = "", text: bool = False, **args: object) -> Command:
+    return Command(prefix, {k: v for k, v in args.items() if v is not None}, "mgr", what=what, text=text)
 
 
 def build_command(prefix: str, **args: object) -> str:
@@ -48,10 +49,15 @@ def build_command(prefix: str, **args: object) -> str:
     return json.dumps(body, sort_keys=True)
 
 
-def parse_reply(prefix: str, ret: int, out: bytes, status: str, *, ok_errnos: frozenset[int] = frozenset()) -> Any:
-    """Return the decoded JSON output (None when empty); raise CephCommandError on failure."""
+def parse_reply(
+    prefix: str, ret: int, out: bytes, status: str, *, ok_errnos: frozenset[int] = frozenset(), text: bool = False
+) -> Any:
+    """Return the decoded JSON output (None when empty; the stripped text for ``text``); raise
+    CephCommandError on failure."""
     if ret != 0 and abs(ret) not in ok_errnos:
         raise CephCommandError(prefix, abs(ret), status.strip() or "no message")
+    if text:
+        return out.decode(errors="replace").strip()
     if not out.strip():
         return None
     try:

@@ -96,6 +96,13 @@ def build_subvolume_resize(fs: str, name: str, size: int, *, group: str | None =
     )
 
 
+def build_subvolume_getpath(fs: str, name: str, *, group: str | None = None) -> Command:
+    # The mgr answers with the bare path, whatever format is asked for.
+    return mgr(
+        "fs subvolume getpath", vol_name=fs, sub_name=name, group_name=group, text=True, what=f"path of {fs}/{name}"
+    )
+
+
 def build_subvolume_info(fs: str, name: str, *, group: str | None = None) -> Command:
     return mgr("fs subvolume info", vol_name=fs, sub_name=name, group_name=group, what=f"inspect subvolume {fs}/{name}")
 

@@ -59,7 +59,10 @@ def test_csi_sanity_passes_with_only_optional_capabilities_skipped(
     skipped = {
         c.get("name", ""): (c.find("skipped").get("message") or "") for c in cases if c.find("skipped") is not None
     }
-    unexpected = {name: msg for name, msg in skipped.items() if not any(reason in msg for reason in ALLOWED_SKIPS)}
+    # "pending": the one spec csi-sanity itself disables (XIt, ListVolumes pagination, "fragile" upstream).
+    unexpected = {
+        name: msg for name, msg in skipped.items() if msg != "pending" and not any(r in msg for r in ALLOWED_SKIPS)
+    }
     assert unexpected == {}
     passed = [c for c in cases if c.find("skipped") is None and c.find("failure") is None and c.find("error") is None]
     # Everything the driver offers ran: identity, controller, snapshots, expansion and node tests.

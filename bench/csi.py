@@ -20,7 +20,9 @@ from typing import Any
 import grpc
 
 from bench.report import summarize, table, write_json
+from csi.params import DEFAULT_RBD_FEATURES
 from csi.proto import csi_pb2
+from storage_operator.ceph import images, subvolumes
 from storage_operator.lab.config import LabConfig
 from storage_operator.lab.lab import Lab
 from tests.csi_support import Driver, Plugin, plugin
@@ -85,6 +87,40 @@ def _delete_all(p: Plugin, ids: list[str]) -> list[float]:
     return samples
 
 
+def _floor(handle: LabHandle, driver: Driver, runs: int) -> tuple[list[float], float]:
+    """What Ceph alone takes for the same creates (admin client, no driver): the serial latencies and the
+    wall time of BURST at once. The difference to the driver's numbers is the driver's own cost."""
+    location = "shared" if driver == "cephfs" else "replicapool"
+
+    ceph = handle.ceph()  # one librados connection, shared by the threads (as the plugin's session does)
+    ceph.connect()
+
+    def make(name: str) -> float:
+        started = time.perf_counter()
+        if driver == "cephfs":
+            ceph.run(subvolumes.build_subvolume_create(location, name, size=GiB, group="csi"))
+        else:
+            images.create_image(ceph, location, name, GiB, features=DEFAULT_RBD_FEATURES)
+        return time.perf_counter() - started
+
+    def remove(name: str) -> None:
+        if driver == "cephfs":
+            ceph.run(subvolumes.build_subvolume_rm(location, name, group="csi"))
+        else:
+            images.remove_image(ceph, location, name)
+
+    names = [f"floor-{uuid.uuid4().hex[:8]}" for _ in range(runs)]
+    serial = [make(n) for n in names]
+    burst_names = [f"floor-{uuid.uuid4().hex[:8]}" for _ in range(BURST)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        started = time.perf_counter()
+        list(pool.map(make, burst_names))
+        wall = time.perf_counter() - started
+        list(pool.map(remove, names + burst_names))
+    ceph.shutdown()
+    return serial, wall
+
+
 def _one_driver(handle: LabHandle, driver: Driver, runs: int) -> dict[str, Any]:
     with plugin(handle, driver) as p:
         p.create(f"bench-warmup-{uuid.uuid4().hex[:6]}", size=GiB)  # connections, the subvolume group
@@ -94,7 +130,10 @@ def _one_driver(handle: LabHandle, driver: Driver, runs: int) -> dict[str, Any]:
         stage, unstage = _stage_publish(p, STAGE_RUNS)
         for entry in p.controller.ListVolumes(csi_pb2.ListVolumesRequest()).entries:
             p.delete(entry.volume.volume_id)  # the warm-up volume
+    floor, floor_wall = _floor(handle, driver, min(runs, 30))
     return {
+        "ceph_alone_create_serial": summarize(floor),
+        "ceph_alone_burst_wall_seconds": floor_wall,
         "create_serial": summarize(serial),
         "create_burst_wall_seconds": wall,
         "create_burst_per_request": summarize(burst),
@@ -122,6 +161,7 @@ def run(runs: int = 50) -> dict[str, object]:
         lab.down(keep_logs=failed)
     for driver, r in results.items():
         rows = [
+            ("Ceph alone, serial", r["ceph_alone_create_serial"]),
             ("CreateVolume, serial", r["create_serial"]),
             (f"CreateVolume, {BURST} at once", r["create_burst_per_request"]),
             ("DeleteVolume, serial", r["delete_serial"]),
@@ -133,7 +173,9 @@ def run(runs: int = 50) -> dict[str, object]:
         burst_ok = "met" if r["create_burst_wall_seconds"] < TARGET_BURST else "MISSED"
         print(
             f"  {driver}: CreateVolume p50 {r['create_serial']['p50'] * 1000:.1f} ms (target < 50 ms: {p50_ok}); "
-            f"{BURST} concurrent all done in {r['create_burst_wall_seconds']:.2f} s (target < 3 s: {burst_ok})"
+            f"{BURST} concurrent all done in {r['create_burst_wall_seconds']:.2f} s (target < 3 s: {burst_ok}); "
+            f"Ceph alone: p50 {r['ceph_alone_create_serial']['p50'] * 1000:.1f} ms, {BURST} at once "
+            f"{r['ceph_alone_burst_wall_seconds']:.2f} s"
         )
     result: dict[str, object] = {
         "runs": runs,

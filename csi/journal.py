@@ -17,6 +17,7 @@ Parsing and key building are pure; the I/O goes through the session's thread poo
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -107,7 +108,7 @@ class Journal:
             what=f"read the CSI journal in {self.pool}",
         )
 
-    async def _find(self, name_key: str, uuid_key: Any) -> bytes | None:
+    async def _find(self, name_key: str, uuid_key: Callable[[str], str]) -> bytes | None:
         def read(client: Any) -> bytes | None:
             found = omap.omap_get(client, self.pool, NAMESPACE, DIRECTORY, [name_key])
             if name_key not in found:

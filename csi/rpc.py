@@ -59,7 +59,7 @@ def rpc(fn: Handler[Req, Resp]) -> Handler[Req, Resp]:
         except Exception as exc:
             code = code_for(exc)
             if code == "INTERNAL":
-                log.error("%s failed: %s", method, exc, exc_info=not isinstance(exc, OSError) and True)
+                log.error("%s failed: %s", method, exc, exc_info=True)
             else:
                 log.warning("%s: %s %s", method, code, exc)
             self.metrics.observe(method, code, time.monotonic() - started)

@@ -20,14 +20,11 @@ def keyfile(state_dir: Path, key: str) -> Iterator[Path]:
     private = state_dir / "keys"
     private.mkdir(parents=True, exist_ok=True, mode=0o700)
     private.chmod(0o700)
-    fd, name = tempfile.mkstemp(dir=private, prefix="key-")
+    fd, name = tempfile.mkstemp(dir=private, prefix="key-")  # 0600 from the start
     path = Path(name)
     try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, key.strip().encode())
-        os.close(fd)
+        with os.fdopen(fd, "wb") as f:  # closes the descriptor exactly once, whatever happens
+            f.write(key.strip().encode())
         yield path
     finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
         path.unlink(missing_ok=True)

@@ -163,7 +163,8 @@ class Process:
         done, _ = await asyncio.wait({self.kopf_task, holding, nfs_task}, return_when=asyncio.FIRST_COMPLETED)
         if nfs_task in done and not nfs_task.cancelled() and nfs_task.exception() is not None:
             log.error("the NFS provisioner failed: %s", nfs_task.exception())
-        kopf_stop.set_result(None)
+        if not kopf_stop.done():  # kopf may have finished (and resolved its flag) on its own
+            kopf_stop.set_result(None)
         try:
             await asyncio.wait_for(asyncio.shield(self.kopf_task), KOPF_STOP_TIMEOUT)
         except TimeoutError:

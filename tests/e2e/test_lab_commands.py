@@ -98,7 +98,7 @@ def test_make_lab_twice_then_make_lab_down_leaves_nothing(lab_env: dict[str, str
 
     down = make(lab_env, "lab-down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 16 processes" in down.stdout
+    assert "stopped 18 processes" in down.stdout  # control plane 4, Ceph 9, Ganesha, operator, agent, CSI 2
     assert "detached 1 loop devices" in down.stdout
     assert leftovers(config) == NOTHING
     assert (config.root / "logs").is_dir()  # logs are kept for a post-mortem
@@ -120,7 +120,7 @@ def test_a_lab_whose_state_file_was_lost_is_still_cleaned_up(lab_env: dict[str, 
     config.paths.state_file.unlink()
     down = cli(lab_env, "down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 16 processes" in down.stdout
+    assert "stopped 18 processes" in down.stdout  # control plane 4, Ceph 9, Ganesha, operator, agent, CSI 2
     assert leftovers(config) == NOTHING
 
 

@@ -119,7 +119,13 @@ class NodeBackend:
             staging.mkdir(parents=True, exist_ok=True)
             home = self.home(req.volume_id)
             home.mkdir(parents=True, exist_ok=True, mode=0o700)
-            record = await self.stager.stage(ref, req, creds, home)
+            try:
+                record = await self.stager.stage(ref, req, creds, home)
+            except BaseException:
+                # Undo what got done (a mapper mounted, a loop device attached) so the retry starts clean.
+                with contextlib.suppress(Exception):
+                    await self.stager.unstage(None, staging, home)
+                raise
             self.save(record)
 
     async def unstage(self, volume_id: str, staging_target_path: str) -> None:

@@ -549,3 +549,18 @@ def test_cephfs_subvolumes_live_in_the_csi_group_with_their_size_as_quota(lab: L
             )
             assert done.returncode != 0
             assert "quota" in done.stderr.lower() or "No space" in done.stderr or "Disk quota" in done.stderr
+
+
+def test_a_volume_is_never_reformatted_and_a_refused_stage_leaves_nothing_behind(lab: LabHandle) -> None:
+    with plugin(lab, "rbd") as p, p.volume(unique("fs"), size=64 * MiB) as vol:
+        with p.mounted(vol, fs_type="ext4") as target:
+            write_file(target, "kept", b"ext4 data")
+        staging = p.scratch("staging")
+        with pytest.raises(grpc.RpcError) as caught:
+            p.stage(vol, staging, fs_type="xfs")
+        assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "never reformatted" in (caught.value.details() or "")
+        assert mounts_under(p.home / "state") == []
+        assert pids_with(str(p.home), "rbd-fuse") == []
+        with p.mounted(vol, fs_type="ext4") as target:
+            assert (target / "kept").read_bytes() == b"ext4 data"

@@ -564,3 +564,23 @@ def test_a_volume_is_never_reformatted_and_a_refused_stage_leaves_nothing_behind
         assert pids_with(str(p.home), "rbd-fuse") == []
         with p.mounted(vol, fs_type="ext4") as target:
             assert (target / "kept").read_bytes() == b"ext4 data"
+
+
+def _ready(p: Plugin) -> bool:
+    response: csi_pb2.ProbeResponse = p.identity.Probe(csi_pb2.ProbeRequest(), timeout=30)
+    return response.ready.value
+
+
+def test_probe_says_not_ready_while_ceph_does_not_answer_and_ready_again_after(lab: LabHandle) -> None:
+    control = lab_control(lab)
+    with plugin(lab, "rbd") as p:
+        assert _ready(p)
+        control.stop_process("ceph-mon.a")
+        try:
+            eventually(lambda: (not _ready(p)) or None, timeout=60, interval=1)
+        finally:
+            control.start_process("ceph-mon.a")
+        eventually(lambda: _ready(p) or None, timeout=90, interval=1)
+        # and it serves again
+        with p.volume(unique("after"), size=8 * MiB):
+            pass

@@ -1,4 +1,4 @@
-"""Mounts on the node: /proc/self/mountinfo parsed (pure), and mount/unmount through the mount tools.
+"""Mounts on the node: what /proc/self/mountinfo says, and mount/unmount through the mount tools.
 
 A FUSE daemon that died leaves its mount point behind, answering every access with ENOTCONN: "stale".
 Unstage and unpublish detach such mounts lazily instead of failing, so a crash never blocks cleanup.
@@ -8,60 +8,12 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from csi.host.run import run
+from storage_operator.reconcile.mountinfo import MountEntry, parse_mountinfo
 
 STALE_ERRNOS = frozenset({errno.ENOTCONN, errno.ESTALE, errno.EIO, errno.ECONNABORTED})
-
-
-@dataclass(frozen=True)
-class MountEntry:
-    mount_id: int
-    device: str  # major:minor
-    root: str  # the path inside the source file system that is mounted (a bind mount's origin)
-    mount_point: str
-    options: str
-    fstype: str
-    source: str
-
-
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as \ooo (octal).
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and re.fullmatch(r"[0-7]{3}", field[i + 1 : i + 4]):
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
-
-
-def parse_mountinfo(text: str) -> list[MountEntry]:
-    entries = []
-    for line in text.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        a, b = left.split(), right.split()
-        if len(a) < 6 or len(b) < 2:
-            continue
-        entries.append(
-            MountEntry(
-                mount_id=int(a[0]),
-                device=a[2],
-                root=_unescape(a[3]),
-                mount_point=_unescape(a[4]),
-                options=a[5],
-                fstype=b[0],
-                source=_unescape(b[1]),
-            )
-        )
-    return entries
 
 
 def mounts() -> list[MountEntry]:

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from storage_operator.api.v1alpha1.diskinventory import DeviceType
+from storage_operator.reconcile import mountinfo
 
 
 @dataclass(frozen=True)
@@ -70,31 +71,13 @@ class DeviceFacts:
 
 
 def parse_mountinfo(text: str) -> dict[tuple[int, int], list[str]]:
-    """major:minor -> mount points (field 5 of each line), in the order the kernel lists them."""
+    """major:minor -> mount points, in the order the kernel lists them."""
     mounts: dict[tuple[int, int], list[str]] = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < 5 or ":" not in fields[2]:
-            continue
-        major, minor = fields[2].split(":", 1)
-        if not (major.isdigit() and minor.isdigit()):
-            continue
-        point = _unescape(fields[4])
-        mounts.setdefault((int(major), int(minor)), []).append(point)
+    for entry in mountinfo.parse_mountinfo(text):
+        device = mountinfo.device_numbers(entry)
+        if device is not None:
+            mounts.setdefault(device, []).append(entry.mount_point)
     return mounts
-
-
-def _unescape(text: str) -> str:
-    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040 ...)."""
-    out, i = [], 0
-    while i < len(text):
-        if text[i] == "\\" and i + 3 < len(text) and text[i + 1 : i + 4].isdigit():
-            out.append(chr(int(text[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
 
 
 def parse_swaps(text: str) -> list[str]:

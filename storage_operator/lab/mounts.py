@@ -7,19 +7,15 @@ import subprocess
 from pathlib import Path
 
 from storage_operator.errors import LabError
-
-
-def _unescape(field: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal (\040 ...).
-    return field.encode().decode("unicode_escape")
+from storage_operator.reconcile.mountinfo import parse_mountinfo
 
 
 def mounts_under(root: Path) -> list[str]:
     """Mount points at or below ``root``, deepest first (the order to unmount them in)."""
     base = str(root.resolve())
     found = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        point = _unescape(line.split()[4])
+    for entry in parse_mountinfo(Path("/proc/self/mountinfo").read_text()):
+        point = entry.mount_point
         if point == base or point.startswith(base + os.sep):
             found.append(point)
     return sorted(set(found), key=lambda p: p.count(os.sep), reverse=True)

@@ -12,9 +12,9 @@ import pytest
 from csi.backends.cephfs_node import build_fuse_argv, build_kernel_mount
 from csi.backends.rbd_node import build_krbd_map_argv, build_rbd_fuse_argv, mount_options
 from csi.config import CSIConfig
-from csi.host.mounts import MountEntry, parse_mountinfo
 from csi.plugin import monitor_endpoints
 from csi.proto import csi_pb2
+from storage_operator.reconcile.mountinfo import MountEntry, parse_mountinfo
 
 # ---------------------------------------------------------------------------- mountinfo
 
@@ -331,3 +331,8 @@ def test_mount_options(flags: tuple[str, ...], read_only: bool, expected: tuple[
 def test_mount_options_of_a_block_capability() -> None:
     cap = csi_pb2.VolumeCapability(block=csi_pb2.VolumeCapability.BlockVolume())
     assert mount_options(cap, read_only=True) == ("ro",)
+
+
+def test_parse_mountinfo_skips_a_line_whose_mount_id_is_not_a_number() -> None:
+    text = "x 0 0:1 / /a rw - tmpfs tmpfs rw\n2 0 0:2 / /b rw - tmpfs tmpfs rw\n"
+    assert [e.mount_point for e in parse_mountinfo(text)] == ["/b"]

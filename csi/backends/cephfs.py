@@ -144,6 +144,16 @@ class CephFSStore:
         return created
 
     async def remove(self, session: ClusterSession, ref: VolumeRef) -> None:
+        # The common case is one mgr call (the mgr runs subvolume commands one at a time); what can stand
+        # in the way is looked at only when the removal is refused.
+        try:
+            await self._rm(session, ref)
+            return
+        except CephCommandError as exc:
+            if exc.errno == errno.ENOENT:
+                return
+            if exc.errno not in (errno.ENOTEMPTY, errno.EAGAIN):
+                raise
         observed = await self.inspect(session, ref)
         if observed is None:
             return
@@ -156,7 +166,7 @@ class CephFSStore:
                     raise
         await self._drop_temp_snapshots(session, ref)
         try:
-            await session.call(subvolumes.build_subvolume_rm(ref.location, ref.name, group=GROUP, force=True))
+            await self._rm(session, ref)
         except CephCommandError as exc:
             if exc.errno == errno.ENOENT:
                 return
@@ -166,6 +176,9 @@ class CephFSStore:
             if exc.errno == errno.EAGAIN:
                 raise FailedPrecondition(f"volume is the source of a clone in progress: {exc.detail}") from exc
             raise
+
+    async def _rm(self, session: ClusterSession, ref: VolumeRef) -> None:
+        await session.call(subvolumes.build_subvolume_rm(ref.location, ref.name, group=GROUP, force=True))
 
     async def _snapshot_names(self, session: ClusterSession, ref: VolumeRef) -> list[str]:
         try:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from csi import validate
-from csi.backends.node import StageRecord, context_value
+from csi.backends.node import CEPH_FUSE_ASOK, CEPH_FUSE_LOG, StageRecord, context_value
 from csi.cluster import Clusters, Credentials
 from csi.config import CSIConfig
 from csi.errors import FailedPrecondition, NotFoundError
@@ -37,8 +37,8 @@ def build_fuse_argv(
         "--keyfile", str(keyfile),
         "--client_fs", fs_name,
         "-r", path,
-        f"--admin-socket={home}/ceph-fuse.asok",
-        f"--log-file={home}/ceph-fuse.log",
+        f"--admin-socket={home / CEPH_FUSE_ASOK}",
+        f"--log-file={home / CEPH_FUSE_LOG}",
         "--client_mount_timeout=15",
     ]  # fmt: skip
     if read_only:

@@ -25,6 +25,12 @@ from csi.ids import Kind, VolumeRef, parse_volume_id
 from csi.locks import OperationLocks
 from csi.proto import csi_pb2
 
+# What stagers keep in a volume's home besides the record: ceph-fuse's log and admin socket, and the
+# directory rbd-fuse shows the image in.
+CEPH_FUSE_LOG = "ceph-fuse.log"
+CEPH_FUSE_ASOK = "ceph-fuse.asok"
+MAPPER_DIR = "image"
+
 
 @dataclass
 class StageRecord:
@@ -81,15 +87,14 @@ class NodeBackend:
         tmp.replace(home / "stage.json")
 
     def forget(self, volume_id: str) -> None:
+        """Remove the record and the files the plugin itself writes there; directories only when empty.
+        Never a recursive delete: were a mapper's mount still there, it would reach into the volume."""
         home = self.home(volume_id)
-        (home / "stage.json").unlink(missing_ok=True)
+        for own in (CEPH_FUSE_LOG, CEPH_FUSE_ASOK, "stage.json"):
+            (home / own).unlink(missing_ok=True)
         with contextlib.suppress(OSError):
-            for leftover in sorted(home.rglob("*"), reverse=True):
-                if leftover.is_dir():
-                    leftover.rmdir()
-                else:
-                    leftover.unlink()
-            home.rmdir()
+            for directory in (home / MAPPER_DIR, home):
+                directory.rmdir()
 
     def _ref(self, volume_id: str) -> VolumeRef:
         ref = parse_volume_id(volume_id, self.kind)

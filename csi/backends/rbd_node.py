@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from csi import validate
-from csi.backends.node import StageRecord, context_value
+from csi.backends.node import MAPPER_DIR, StageRecord, context_value
 from csi.cluster import Credentials
 from csi.config import CSIConfig
 from csi.errors import FailedPrecondition
@@ -62,7 +62,7 @@ class RBDStager:
         block = validate.is_block(cap)
         staging = Path(req.staging_target_path)
         record = StageRecord(volume_id=req.volume_id, staging_path=str(staging), block=block)
-        fuse_dir = home / "image"
+        fuse_dir = home / MAPPER_DIR
         with keyfile(self.config.state_dir, creds.key) as key:
             if kernel_has_rbd():
                 _code, out = await run(
@@ -120,7 +120,9 @@ class RBDStager:
 
     async def unstage(self, record: StageRecord | None, staging_path: Path, home: Path) -> None:
         await mounts.unmount(staging_path)
-        fuse_dir = Path(record.extra.get("fuseDir", "")) if record and record.extra.get("fuseDir") else home / "image"
+        fuse_dir = (
+            Path(record.extra.get("fuseDir", "")) if record and record.extra.get("fuseDir") else home / MAPPER_DIR
+        )
         if record is not None and record.staging_path != str(staging_path):
             await mounts.unmount(record.staging_path)
         if record is not None and record.mapper == "krbd" and record.device:

@@ -65,6 +65,7 @@ generate: venv ## regenerate committed generated files (CRDs from the models, CS
 	$(PY) hack/gen-crds.py
 	hack/gen-csi-proto.sh
 	hack/fetch-snapshot-crds.sh
+	$(PY) hack/lock-image-requirements.py
 
 .PHONY: unit
 unit: venv ## only the fast unit tests

@@ -69,6 +69,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   local minor=${version#v1.}; minor=${minor%%.*}
@@ -81,7 +82,7 @@ GO
   # (errexit does not apply inside `if !`: chain the steps so a failed tidy stops the build)
   (cd "$work" && go mod tidy && go build -ldflags "$ldflags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl k8s.io/kubernetes/cmd/kubelet)
 }
 
 build_etcd() {
@@ -115,7 +116,7 @@ components=("$@")
 for c in "${components[@]}"; do
   case $c in
     kubernetes) build_component kubernetes "$KUBERNETES_VERSION" \
-                  kube-apiserver kube-controller-manager kube-scheduler kubectl ;;
+                  kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet ;;
     etcd)       build_component etcd "$ETCD_VERSION" etcd ;;
     csi-sanity) build_component csi-sanity "$CSI_TEST_VERSION" csi-sanity ;;
     *) die "unknown component '$c' (known: kubernetes etcd csi-sanity; the NFS peer: hack/build-peer.sh)" ;;

@@ -13,6 +13,9 @@ PACKAGES=(
   nfs-ganesha nfs-ganesha-vfs
   # disks: loop devices, signature probing, partitions
   mount util-linux fdisk gdisk e2fsprogs fuse3
+  # the lab's real node (LAB_PROFILE=node): container runtime, CNI plugins, the bridge it sits on, and
+  # the image build without a Docker engine or registry (hack/build-image.sh)
+  containerd runc containernetworking-plugins iproute2 buildah debootstrap
 )
 
 missing=()

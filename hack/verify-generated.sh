@@ -22,5 +22,6 @@ PY=${PY:-$REPO/.venv/bin/python}
 check csi/proto "$HACK_DIR/gen-csi-proto.sh"
 check manifests/crds "$PY" "$HACK_DIR/gen-crds.py"
 check manifests/csi/snapshot-crds "$HACK_DIR/fetch-snapshot-crds.sh"
+check hack/image-requirements.txt "$PY" "$HACK_DIR/lock-image-requirements.py"
 [ $status = 0 ] && echo "[verify-generated] generated files are up to date"
 exit $status

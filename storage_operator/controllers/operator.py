@@ -157,6 +157,10 @@ class Process:
                 standalone=True,
                 stop_flag=kopf_stop,
                 ready_flag=self.kopf_ready,
+                # Ours (the pod's name), not kopf's guess from the user name: a pod's uid need not have a
+                # passwd entry, and then kopf's detection fails. (Its Identity, a NewType of str, is not
+                # exported.)
+                identity=self.config.identity,  # type: ignore[arg-type]
             )
         )
         holding = asyncio.create_task(self.elector.hold(self.stop))

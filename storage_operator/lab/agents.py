@@ -77,6 +77,8 @@ def spawn_agents(ctx: LabContext) -> list[ProcessRecord]:
         apply_manifests(api, kustomization_docs(AGENT_MANIFESTS, skip_kinds=WORKLOADS))
     records = []
     for index, node in enumerate(config.nodes):
+        if node in config.real_nodes:
+            continue  # its agent is the DaemonSet's pod
         node_disk_dir(config, node).mkdir(parents=True, exist_ok=True)
         write_agent_kubeconfig(config, node, ctx.apiserver_url, ctx.pki.ca)
         argv = build_agent_argv(config, node, port=config.ports.agent_http(index))

@@ -31,6 +31,20 @@ DEBIAN_TOOLS: dict[str, str] = {
 }
 
 
+# The real node's programs (LAB_PROFILE=node), and their packages.
+NODE_TOOLS: tuple[str, ...] = ("containerd", "ctr", "runc", "ip", "buildah", "debootstrap")
+DEBIAN_TOOLS.update(
+    {
+        "containerd": "containerd",
+        "ctr": "containerd",
+        "runc": "runc",
+        "ip": "iproute2",
+        "buildah": "buildah",
+        "debootstrap": "debootstrap",
+    }
+)
+
+
 def parse_versions(text: str) -> dict[str, str]:
     """KEY=value lines of versions.env (comments and blank lines ignored)."""
     out: dict[str, str] = {}
@@ -56,6 +70,7 @@ class Binaries:
     kube_controller_manager: Path
     kube_scheduler: Path
     kubectl: Path
+    kubelet: Path
     csi_sanity: Path
 
     @classmethod
@@ -67,6 +82,7 @@ class Binaries:
             kube_controller_manager=kube / "kube-controller-manager",
             kube_scheduler=kube / "kube-scheduler",
             kubectl=kube / "kubectl",
+            kubelet=kube / "kubelet",
             csi_sanity=cache / f"csi-sanity-{versions['CSI_TEST_VERSION']}" / "csi-sanity",
         )
 
@@ -84,8 +100,19 @@ class Binaries:
                     "(hack/build-binaries.sh builds the pinned versions into the cache)"
                 )
 
+    def require_kubelet(self) -> None:
+        if not self.kubelet.is_file():
+            raise LabError(
+                f"kubelet is not built (expected {self.kubelet}); run `make binaries` "
+                "(hack/build-binaries.sh builds it with the control plane)"
+            )
 
-def require_debian_tools(names: tuple[str, ...] = tuple(DEBIAN_TOOLS)) -> None:
+
+# What every lab needs (the node profile needs NODE_TOOLS too).
+LAB_TOOLS: tuple[str, ...] = tuple(name for name in DEBIAN_TOOLS if name not in NODE_TOOLS)
+
+
+def require_debian_tools(names: tuple[str, ...] = LAB_TOOLS) -> None:
     missing = [n for n in names if shutil.which(n) is None]
     if missing:
         packages = sorted({DEBIAN_TOOLS.get(n, n) for n in missing})

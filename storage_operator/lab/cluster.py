@@ -18,8 +18,9 @@ CEPH_ADMIN_SECRET = "ceph-admin"  # noqa: S105 (a Secret name)
 
 
 def register_nodes(ctx: LabContext) -> str:
+    """The simulated nodes (a real node's kubelet registers its own Node)."""
     with connect(ctx.config.paths.kubeconfig) as api:
-        for node in ctx.config.nodes:
+        for node in ctx.config.simulated_nodes:
             ensure_node(
                 api,
                 name=node,
@@ -28,7 +29,8 @@ def register_nodes(ctx: LabContext) -> str:
                 ready_message="simulated by the storage-operator lab: registered in the API, no kubelet",
                 capacity=SIMULATED_NODE_CAPACITY,
             )
-    return ", ".join(ctx.config.nodes)
+    real = f"; {', '.join(ctx.config.real_nodes)} registered by its kubelet" if ctx.config.real_nodes else ""
+    return ", ".join(ctx.config.simulated_nodes) + real
 
 
 def store_ceph_secret(ctx: LabContext) -> str:

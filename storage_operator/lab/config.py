@@ -10,8 +10,14 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from storage_operator.errors import LabError
+
+# process: the project's components run as processes beside simulated Nodes (fast; most tests).
+# node: node-a is a real kubelet + containerd node and the components run as pods from manifests/.
+Profile = Literal["process", "node"]
+PROFILES: tuple[str, ...] = get_args(Profile)
 
 GiB = 1024**3
 
@@ -23,6 +29,10 @@ AGENT_HTTP_OFFSET = 40
 MAX_NODES = 50  # agents take ports +40..+89
 CSI_METRICS_OFFSET = 90  # the CSI plugins' /metrics: +90 (cephfs), +91 (rbd)
 CSI_DRIVERS = ("cephfs", "rbd")
+# The real node (node profile): kubelet API, kubelet healthz, containerd's streaming server (exec/logs).
+KUBELET_OFFSET = 6
+KUBELET_HEALTHZ_OFFSET = 7
+CONTAINERD_STREAM_OFFSET = 8
 CEPH_MSGR_MIN_OFFSET = 100
 CEPH_MSGR_MAX_OFFSET = 299
 
@@ -73,6 +83,18 @@ class LabPorts:
     def operator_http(self) -> int:
         """The lab operator's /metrics, /healthz and /readyz (tests run extra replicas on the next ports)."""
         return self.base + 30
+
+    @property
+    def kubelet(self) -> int:
+        return self.base + KUBELET_OFFSET
+
+    @property
+    def kubelet_healthz(self) -> int:
+        return self.base + KUBELET_HEALTHZ_OFFSET
+
+    @property
+    def containerd_stream(self) -> int:
+        return self.base + CONTAINERD_STREAM_OFFSET
 
     def agent_http(self, index: int) -> int:
         """The node agent of the ``index``-th node: /metrics and /healthz."""
@@ -168,6 +190,11 @@ class LabPaths:
     def disks(self) -> Path:
         return self.root / "disks"
 
+    @property
+    def node(self) -> Path:
+        """The real node's runtime: containerd's root and state, the kubelet's root dir, CNI, pod logs."""
+        return self.root / "node"
+
     def log(self, name: str) -> Path:
         return self.logs / f"{name}.log"
 
@@ -188,6 +215,7 @@ class LabConfig:
     mds_count: int = 4
     # Namespace the operator runs in; the lab stores the Ceph admin Secret there.
     operator_namespace: str = "storage-system"
+    profile: Profile = "process"
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
 
     def __post_init__(self) -> None:
@@ -206,15 +234,38 @@ class LabConfig:
             raise LabError("LAB_DISKS_PER_NODE must be >= 0 and the lab needs at least one OSD")
         if self.disk_size_bytes < 64 * 1024**2:
             raise LabError("LAB_DISK_SIZE must be at least 64 MiB")
+        if self.profile not in PROFILES:
+            raise LabError(f"LAB_PROFILE={self.profile!r} is not one of {', '.join(PROFILES)}")
+
+    @property
+    def real_nodes(self) -> tuple[str, ...]:
+        """Nodes with a kubelet (the first node, in the node profile); the others are simulated."""
+        return self.nodes[:1] if self.profile == "node" else ()
+
+    @property
+    def simulated_nodes(self) -> tuple[str, ...]:
+        return tuple(n for n in self.nodes if n not in self.real_nodes)
+
+    @property
+    def node_network(self) -> NodeNetwork:
+        return NodeNetwork.for_port_base(self.port_base)
 
     @property
     def ports(self) -> LabPorts:
         return LabPorts(self.port_base)
 
     def listeners(self) -> dict[str, int]:
-        """Every fixed port of this lab, the node agents' included."""
+        """Every fixed port of this lab, the node agents' and the real node's included."""
         agents = {f"storage-agent ({node})": self.ports.agent_http(i) for i, node in enumerate(self.nodes)}
-        return self.ports.listeners() | agents
+        node: dict[str, int] = {}
+        if self.real_nodes:
+            p = self.ports
+            node = {
+                "kubelet": p.kubelet,
+                "kubelet healthz": p.kubelet_healthz,
+                "containerd streaming": p.containerd_stream,
+            }
+        return self.ports.listeners() | agents | node
 
     @property
     def paths(self) -> LabPaths:
@@ -232,7 +283,27 @@ class LabConfig:
             kwargs["disks_per_node"] = _int(env, "LAB_DISKS_PER_NODE")
         if "LAB_DISK_SIZE" in env:
             kwargs["disk_size_bytes"] = parse_size(env["LAB_DISK_SIZE"])
+        if env.get("LAB_PROFILE"):
+            kwargs["profile"] = env["LAB_PROFILE"].strip()
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class NodeNetwork:
+    """The real node's host-internal network: a bridge the lab creates (the kubelet refuses a loopback
+    node IP), whose first address is the node's IP and whose /24 holds the pods' addresses (CNI bridge).
+    Derived from the port base, so two labs never share a bridge or a subnet."""
+
+    bridge: str
+    subnet: str
+    node_ip: str
+    prefix: int = 24
+
+    @classmethod
+    def for_port_base(cls, port_base: int) -> NodeNetwork:
+        # 10.244.0.0/16 is the usual pod range; one /24 of it per possible lab (port bases 400 apart).
+        third = (port_base // PORT_BLOCK) % 256
+        return cls(bridge=f"solab{port_base}", subnet=f"10.244.{third}.0/24", node_ip=f"10.244.{third}.1")
 
 
 def default_cache_dir(env: Mapping[str, str]) -> Path:

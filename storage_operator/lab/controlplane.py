@@ -14,7 +14,12 @@ from storage_operator.lab.binaries import Binaries
 from storage_operator.lab.config import LabConfig
 from storage_operator.lab.context import SERVICE_CIDR, SERVICE_IP, LabContext
 from storage_operator.lab.kubeconfig import render_kubeconfig
-from storage_operator.lab.pki import ControlPlanePki, write_control_plane_pki
+from storage_operator.lab.pki import (
+    ControlPlanePki,
+    control_plane_leaves,
+    kubelet_leaves,
+    write_control_plane_pki,
+)
 
 SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
 # The simulated nodes have no kubelet: the node-lifecycle controller would mark them unreachable and
@@ -24,7 +29,9 @@ KCM_CONTROLLERS = "*,-node-lifecycle-controller"
 
 def write_pki_and_kubeconfigs(ctx: LabContext) -> str:
     paths = ctx.config.paths
-    pki = write_control_plane_pki(paths.pki, service_ip=SERVICE_IP)
+    node_ip = ctx.config.node_network.node_ip
+    extra = tuple(leaf for node in ctx.config.real_nodes for leaf in kubelet_leaves(node, node_ip))
+    pki = write_control_plane_pki(paths.pki, service_ip=SERVICE_IP, extra_leaves=extra)
     paths.kube.mkdir(parents=True, exist_ok=True)
     for component, leaf in (
         ("admin", "admin"),
@@ -37,7 +44,8 @@ def write_pki_and_kubeconfigs(ctx: LabContext) -> str:
         target = paths.kubeconfig if component == "admin" else ctx.kubeconfig_for(component)
         target.write_text(text)
         target.chmod(0o600)
-    return f"CA, 8 certificates, service-account keys, kubeconfigs in {paths.pki.parent.name}/"
+    count = len(control_plane_leaves(SERVICE_IP)) + len(extra)
+    return f"CA, {count} certificates, service-account keys, kubeconfigs in {paths.pki.parent.name}/"
 
 
 def build_etcd_argv(config: LabConfig, binaries: Binaries, pki: ControlPlanePki) -> list[str]:
@@ -89,6 +97,15 @@ def build_apiserver_argv(config: LabConfig, binaries: Binaries, pki: ControlPlan
         # The `kubernetes` Service's endpoint would be 127.0.0.1, which Endpoints validation rejects.
         "--endpoint-reconciler-type=none",
         f"--cert-dir={config.paths.kube}",
+        # How it reaches kubelets (logs, exec, port-forward on the node profile's real node): by the
+        # node's InternalIP, verifying the kubelet's serving certificate, with its own client certificate.
+        f"--kubelet-client-certificate={pki.cert('apiserver-kubelet-client')}",
+        f"--kubelet-client-key={pki.key('apiserver-kubelet-client')}",
+        f"--kubelet-certificate-authority={pki.ca}",
+        "--kubelet-preferred-address-types=InternalIP",
+        # A lab stops at once (the default delays let a load balancer drain; there is none).
+        "--shutdown-delay-duration=0s",
+        "--shutdown-watch-termination-grace-period=2s",
         "--profiling=false",
         "--v=1",
     ]

@@ -16,9 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from storage_operator.errors import LabError
-from storage_operator.lab import loopdev, mounts, ports, processes
+from storage_operator.kube.apply import apply_manifests
+from storage_operator.kube.client import connect
+from storage_operator.lab import containerd, hostsettings, kubelet, loopdev, mounts, ports, processes
 from storage_operator.lab.agents import await_agents, spawn_agents
-from storage_operator.lab.binaries import Binaries, load_versions, require_debian_tools
+from storage_operator.lab.binaries import NODE_TOOLS, Binaries, load_versions, require_debian_tools
 from storage_operator.lab.ceph import start_ceph
 from storage_operator.lab.cluster import install_crds, register_nodes, store_ceph_secret
 from storage_operator.lab.config import LabConfig
@@ -32,9 +34,10 @@ from storage_operator.lab.controlplane import (
 from storage_operator.lab.csi import await_csi, start_csi
 from storage_operator.lab.disks import attach_node_disks
 from storage_operator.lab.nfs import start_nfs
-from storage_operator.lab.operator import apply_examples, await_operator, spawn_operator
+from storage_operator.lab.operator import apply_examples, await_operator, operator_manifests, spawn_operator
 from storage_operator.lab.shell import write_shell_env
 from storage_operator.lab.state import LabState, ProcessRecord, StateStore, exclusive
+from storage_operator.lab.workloads import await_workloads, deploy_workloads
 
 Say = Callable[[str], None]
 
@@ -46,14 +49,27 @@ class Step:
 
 
 def start_components(ctx: LabContext) -> str:
-    """The project's own processes: the operator and one node agent per node (they authenticate as
-    their ServiceAccounts; the steps that await them come after Ceph and NFS are up)."""
-    operator = spawn_operator(ctx)
+    """The project's own processes: the operator and one node agent per simulated node (they
+    authenticate as their ServiceAccounts; the steps that await them come after Ceph and NFS are up).
+    On the node profile the operator and the real node's agent are pods instead (step "workloads")."""
+    if ctx.config.real_nodes:
+        # The namespace, ServiceAccount and RBAC now; the Deployment comes with the workloads.
+        with connect(ctx.config.paths.kubeconfig) as api:
+            apply_manifests(api, operator_manifests())
     agents = spawn_agents(ctx)
+    if ctx.config.real_nodes:
+        return f"{len(agents)} node agents for the simulated nodes starting (the real node's are pods)"
+    operator = spawn_operator(ctx)
     return f"storage-operator (pid {operator.pid}) and {len(agents)} node agents starting"
 
 
-DEFAULT_STEPS: tuple[Step, ...] = (
+def await_components(ctx: LabContext) -> str:
+    if ctx.config.real_nodes:
+        return await_workloads(ctx)
+    return await_operator(ctx)
+
+
+PROCESS_STEPS: tuple[Step, ...] = (
     Step("certificates", write_pki_and_kubeconfigs),
     Step("disks", attach_node_disks),
     Step("etcd", start_etcd),
@@ -75,6 +91,30 @@ DEFAULT_STEPS: tuple[Step, ...] = (
     Step("shell", write_shell_env),
 )
 
+# The node profile: the same, plus a real node whose pods are the operator and the agent from manifests/.
+# The pods start while Ceph and NFS come up; their Deployment/DaemonSet are awaited where the operator
+# process is on the process profile.
+NODE_STEPS: tuple[Step, ...] = (
+    *PROCESS_STEPS[: [s.name for s in PROCESS_STEPS].index("components") + 1],
+    Step("host", kubelet.prepare_host),
+    Step("containerd", containerd.start_containerd),
+    Step("images", containerd.import_images),
+    Step("kubelet", kubelet.start_kubelet),
+    Step("workloads", deploy_workloads),
+    *[
+        Step("operator", await_components) if s.name == "operator" else s
+        for s in PROCESS_STEPS[[s.name for s in PROCESS_STEPS].index("components") + 1 :]
+    ],
+)
+
+
+def steps_for(config: LabConfig) -> tuple[Step, ...]:
+    return NODE_STEPS if config.profile == "node" else PROCESS_STEPS
+
+
+# Kept for callers that name the default sequence.
+DEFAULT_STEPS = PROCESS_STEPS
+
 # Programs the lab runs: only processes of these are ever stopped by the leftover scan.
 LAB_PROGRAMS = frozenset(
     {
@@ -89,6 +129,9 @@ LAB_PROGRAMS = frozenset(
         "ganesha.nfsd",
         "ceph-fuse",
         "rbd-fuse",
+        "containerd",
+        "containerd-shim-runc-v2",
+        "kubelet",
     }
 )
 
@@ -118,6 +161,7 @@ LAB_ENTRIES = frozenset(
         "nfs",
         "disks",
         "csi",
+        "node",
         LAB_MARKER,
     }
 )
@@ -132,9 +176,9 @@ class DownReport:
 
 
 class Lab:
-    def __init__(self, config: LabConfig, *, steps: Sequence[Step] = DEFAULT_STEPS, say: Say = print) -> None:
+    def __init__(self, config: LabConfig, *, steps: Sequence[Step] | None = None, say: Say = print) -> None:
         self.config = config
-        self.steps = tuple(steps)
+        self.steps = tuple(steps) if steps is not None else steps_for(config)
         self.say = say
         self.store = StateStore(config.paths.state_file)
 
@@ -190,6 +234,9 @@ class Lab:
             raise LabError("the lab needs root (loop devices, NFS-Ganesha's VFS export): run it as root")
         require_debian_tools()
         binaries.require_control_plane()
+        if self.config.real_nodes:
+            require_debian_tools(NODE_TOOLS)
+            binaries.require_kubelet()
         p = self.config.ports
         ports.require_free(
             self.config.listeners(),
@@ -252,6 +299,8 @@ class Lab:
         if state is not None:
             state.phase = "stopping"
             self.store.save(state)
+        if state is not None:
+            self._stop_real_node(state, report)
         records = list(reversed(state.processes)) if state else []
         known = {r.pid for r in records}
         records += [r for r in self._stray_processes() if r.pid not in known]
@@ -262,15 +311,43 @@ class Lab:
         first = [r for r in running if r.name not in STOP_LAST]
         report.killed = processes.stop(first, timeout=15)
         report.killed += processes.stop([r for r in running if r.name in STOP_LAST], timeout=15)
-        for point in mounts.mounts_under(self.config.root):
-            mounts.unmount(point)
-            report.unmounted.append(point)
+        if state is not None and state.cgroup_root:
+            hostsettings.remove_cgroup_root(state.cgroup_root)
+        # Stacked mounts (the kubelet bind-mounts its root dir onto itself) need more than one pass.
+        for _ in range(5):
+            points = mounts.mounts_under(self.config.root)
+            if not points:
+                break
+            for point in points:
+                mounts.unmount(point)
+                report.unmounted.append(point)
+        if state is not None:
+            self._restore_host(state)
         for loop in loopdev.attached_under(self.config.root):
             loopdev.detach(loop.device)
             report.detached.append(loop.device)
         self._clear(keep_logs=keep_logs)
         self._verify_clean()
         return report
+
+    def _stop_real_node(self, state: LabState, report: DownReport) -> None:
+        """The kubelet first (so it restarts nothing), then every container through the runtime while it
+        still answers; what remains after that is killed by cgroup on the way out."""
+        kubelet_record = state.process(kubelet.PROCESS_NAME)
+        if kubelet_record is not None and processes.is_running(kubelet_record):
+            report.killed += processes.stop([kubelet_record], timeout=15)
+            report.stopped.append(f"{kubelet_record.name} (pid {kubelet_record.pid})")
+        runtime = state.process(containerd.PROCESS_NAME)
+        if runtime is not None and processes.is_running(runtime):
+            containerd.remove_containers(containerd.RuntimePaths.of(self.config))
+
+    def _restore_host(self, state: LabState) -> None:
+        if state.bridge:
+            hostsettings.delete_bridge(state.bridge)
+        if state.host_sysctls:
+            hostsettings.restore_sysctls(state.host_sysctls)
+        if state.created_shim_run_dir:
+            containerd.remove_shim_run_dir()
 
     def _verify_clean(self) -> None:
         problems = []
@@ -284,6 +361,9 @@ class Lab:
         busy = ports.listening_in([*self.config.listeners().values(), *p.ceph_msgr_range()])
         if busy:
             problems.append(f"ports still listening: {busy}")
+        bridge = self.config.node_network.bridge
+        if hostsettings.link_exists(bridge):
+            problems.append(f"the lab's bridge {bridge} still exists")
         if problems:
             raise LabError("lab teardown left things behind: " + "; ".join(problems))
 

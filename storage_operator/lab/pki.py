@@ -174,6 +174,27 @@ class Leaf:
     ip_addresses: tuple[str, ...] = ()
 
 
+def kubelet_leaves(node: str, node_ip: str) -> tuple[Leaf, ...]:
+    """A real node's certificates: its client certificate as the Node authorizer and NodeRestriction
+    expect it (CN system:node:NAME in group system:nodes), and its kubelet's serving certificate."""
+    return (
+        Leaf(f"kubelet-client.{node}", f"system:node:{node}", ("system:nodes",), client=True),
+        Leaf(
+            f"kubelet-serving.{node}",
+            f"system:node:{node}",
+            ("system:nodes",),
+            server=True,
+            dns_names=(node, "localhost"),
+            ip_addresses=(node_ip, "127.0.0.1"),
+        ),
+    )
+
+
+# The API server's identity towards kubelets (logs, exec, port-forward); bound to the built-in
+# system:kubelet-api-admin ClusterRole by the lab, not a member of system:masters.
+APISERVER_KUBELET_CLIENT = "kube-apiserver-kubelet-client"
+
+
 def control_plane_leaves(service_ip: str) -> tuple[Leaf, ...]:
     dns, ips = ("localhost",), ("127.0.0.1",)
     return (
@@ -197,18 +218,21 @@ def control_plane_leaves(service_ip: str) -> tuple[Leaf, ...]:
         ),
         Leaf("kube-scheduler", "system:kube-scheduler", client=True),
         Leaf("kube-scheduler-serving", "kube-scheduler", server=True, dns_names=dns, ip_addresses=ips),
+        Leaf("apiserver-kubelet-client", APISERVER_KUBELET_CLIENT, client=True),
     )
 
 
-def write_control_plane_pki(directory: Path, *, service_ip: str) -> ControlPlanePki:
-    """Generate the CA, every leaf and the service-account key pair into ``directory``."""
+def write_control_plane_pki(
+    directory: Path, *, service_ip: str, extra_leaves: tuple[Leaf, ...] = ()
+) -> ControlPlanePki:
+    """Generate the CA, every leaf (``extra_leaves`` too) and the service-account key pair into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)
     pki = ControlPlanePki(directory)
     ca = build_ca("storage-operator-lab-ca")
     _write(pki.ca, ca.cert_pem(), 0o644)
     _write(pki.key("ca"), ca.key_pem(), 0o600)
-    for leaf in control_plane_leaves(service_ip):
+    for leaf in (*control_plane_leaves(service_ip), *extra_leaves):
         issued = build_cert(
             ca,
             leaf.common_name,

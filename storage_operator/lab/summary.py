@@ -39,7 +39,15 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
 
     def nodes() -> str:
         with connect(paths.kubeconfig) as api:
-            return " ".join(observe_node_names(api)) + "  (simulated: registered Nodes, no kubelet)"
+            names = observe_node_names(api)
+        real = [n for n in names if n in config.real_nodes]
+        simulated = [n for n in names if n not in config.real_nodes]
+        parts = []
+        if real:
+            parts.append(f"{' '.join(real)} (kubelet + containerd)")
+        if simulated:
+            parts.append(f"{' '.join(simulated)} (simulated: registered Nodes, no kubelet)")
+        return "; ".join(parts)
 
     def ceph() -> str:
         with CephClient(conffile=paths.ceph_conf, keyring=paths.ceph_admin_keyring, timeout=10) as c:
@@ -75,9 +83,17 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"NFS         nfs://127.0.0.1:{config.ports.nfs}{EXPORT_PSEUDO} (NFSv4.1) "
         f"-> {rel(paths.nfs_export)}: "
         f"{_observed(nfs)}",
-        f"Operator    http://127.0.0.1:{config.ports.operator_http}/metrics  (as ServiceAccount "
-        f"{config.operator_namespace}/storage-operator; log {rel(paths.log('storage-operator'))})",
+        operator_line(config, rel),
         *csi_lines(config, rel),
+        *(
+            [
+                "",
+                "$ kubectl get pods -A -o wide",
+                *_observed_lines(lambda: kubectl(config, "get", "pods", "-A", "-o", "wide")),
+            ]
+            if config.real_nodes
+            else []
+        ),
         "",
         "$ kubectl get storage -A",
         *_observed_lines(lambda: kubectl(config, "get", "storage", "-A")),
@@ -96,6 +112,21 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"Logs: {rel(paths.logs)}/   State: {rel(paths.state_file)}   Stop: make lab-down",
     ]
     return lines
+
+
+def operator_line(config: LabConfig, rel: Callable[[Path], str]) -> str:
+    who = f"as ServiceAccount {config.operator_namespace}/storage-operator"
+    if config.real_nodes:
+        ip = config.node_network.node_ip
+        return (
+            f"Operator    http://{ip}:{config.ports.operator_http}/metrics  (Deployment "
+            f"{config.operator_namespace}/storage-operator on {config.real_nodes[0]}, {who}; "
+            f"kubectl logs -n {config.operator_namespace} deploy/storage-operator)"
+        )
+    return (
+        f"Operator    http://127.0.0.1:{config.ports.operator_http}/metrics  ({who}; "
+        f"log {rel(config.paths.log('storage-operator'))})"
+    )
 
 
 def csi_lines(config: LabConfig, rel: Callable[[Path], str]) -> list[str]:

@@ -24,7 +24,17 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
     p.add_argument("--node-id", dest="node_id")
     p.add_argument("--monitors", help="Ceph monitor addresses, comma separated")
     p.add_argument("--state-dir", dest="state_dir")
-    p.add_argument("--metrics-address", dest="metrics_address", help="HOST:PORT for /metrics")
+    p.add_argument("--metrics-address", dest="metrics_address", help="HOST:PORT for /metrics and /healthz")
+    p.add_argument(
+        "--kubelet-registration-path",
+        dest="kubelet_registration_path",
+        help="node: the CSI socket's path on the host, as the kubelet dials it (with --registration-dir)",
+    )
+    p.add_argument(
+        "--registration-dir",
+        dest="registration_dir",
+        help="node: the kubelet's plugins_registry directory, to register in (with --kubelet-registration-path)",
+    )
     p.add_argument("--log-level", dest="log_level")
     args = vars(p.parse_args(argv))
     return {k: v for k, v in args.items() if v is not None}

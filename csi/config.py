@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from csi.ids import Kind
@@ -32,10 +32,50 @@ class CSIConfig(BaseSettings):
     state_dir: Path = Field(
         Path("/var/lib/storage-operator/csi"), description="node: per-volume state (mounts, mappers)"
     )
-    metrics_address: str = Field("", description="serve Prometheus /metrics on HOST:PORT (empty: off)")
+    metrics_address: str = Field("", description="serve Prometheus /metrics and /healthz on HOST:PORT (empty: off)")
+    kubelet_registration_path: str = Field(
+        "", description="node: the path of the CSI socket on the host, as the kubelet dials it (with registration_dir)"
+    )
+    # Checked against the fields above, so it comes after them; checked also when left unset (None).
+    registration_dir: Path | None = Field(
+        None,
+        validate_default=True,
+        description="node: register with the kubelet by serving <driver name>-reg.sock in this directory "
+        "(the kubelet's plugins_registry); with kubelet_registration_path",
+    )
     clone_wait: float = Field(20.0, description="seconds CreateVolume waits for a CephFS clone before ABORTED")
     log_level: str = Field("INFO")
     log_format: Literal["text", "json"] = Field("text")
+
+    @field_validator("kubelet_registration_path")
+    @classmethod
+    def _host_path(cls, value: str) -> str:
+        # The kubelet dials the endpoint as a bare unix socket path: a unix:// URL would not be found.
+        if value and not value.startswith("/"):
+            raise ValueError(f"{value!r} must be the absolute path of the socket on the host (no unix://)")
+        return value
+
+    @field_validator("registration_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # CSI_REGISTRATION_DIR="" means unset, not the working directory.
+        return None if value == "" else value
+
+    @field_validator("registration_dir")
+    @classmethod
+    def _registration_together(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        # A field validator (not a model validator) so that an error shows this field's value only, never
+        # the whole input with user_key in it.
+        if "kubelet_registration_path" not in info.data:
+            return value  # it failed its own check, which says why
+        if (value is None) != (not info.data["kubelet_registration_path"]):
+            raise ValueError(
+                "kubelet_registration_path and registration_dir go together: give both to register with the "
+                "kubelet, or neither"
+            )
+        if value is not None and info.data.get("mode") == "controller":
+            raise ValueError("kubelet registration is for a node plugin: not in mode controller")
+        return value
 
     @property
     def driver_name(self) -> str:
@@ -64,6 +104,13 @@ class CSIConfig(BaseSettings):
         if not self.endpoint.startswith("unix://"):
             raise ValueError(f"endpoint {self.endpoint!r} must be unix://PATH")
         return Path(self.endpoint.removeprefix("unix://"))
+
+    @property
+    def registration_socket(self) -> Path | None:
+        """Where to serve the kubelet's Registration service, if the plugin registers itself."""
+        if self.registration_dir is None:
+            return None
+        return self.registration_dir / f"{self.driver_name}-reg.sock"
 
     @property
     def serves_controller(self) -> bool:

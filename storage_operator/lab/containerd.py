@@ -213,7 +213,7 @@ def import_images(ctx: LabContext) -> str:
         ref = _imported_ref(out, archive)
         ctr(paths, "images", "tag", "--force", ref, name)
         for old in present:
-            if old.startswith(ref.rpartition(":")[0] + ":") and old != ref:
+            if old.startswith(ref.rpartition(":")[0] + ":") and old not in {ref, name}:
                 ctr(paths, "images", "remove", old)  # an older build: its layers go with it
         record[name] = archive.name
         paths.imported_record.write_text(json.dumps(record, indent=2) + "\n")

@@ -29,6 +29,7 @@ AGENT_HTTP_OFFSET = 40
 MAX_NODES = 50  # agents take ports +40..+89
 CSI_METRICS_OFFSET = 90  # the CSI plugins' /metrics: +90 (cephfs), +91 (rbd)
 CSI_DRIVERS = ("cephfs", "rbd")
+CSI_NODE_METRICS_OFFSET = 92  # the node profile's CSI node plugin pods: +92 (cephfs), +93 (rbd) on the node IP
 # The real node (node profile): kubelet API, kubelet healthz, containerd's streaming server (exec/logs).
 KUBELET_OFFSET = 6
 KUBELET_HEALTHZ_OFFSET = 7
@@ -103,6 +104,10 @@ class LabPorts:
     def csi_metrics(self, driver: str) -> int:
         """The lab CSI plugin of ``driver`` (cephfs, rbd): /metrics."""
         return self.base + CSI_METRICS_OFFSET + CSI_DRIVERS.index(driver)
+
+    def csi_node_metrics(self, driver: str) -> int:
+        """The real node's CSI node plugin pod of ``driver``: /metrics and /healthz on the node IP."""
+        return self.base + CSI_NODE_METRICS_OFFSET + CSI_DRIVERS.index(driver)
 
     @property
     def ceph_msgr_min(self) -> int:
@@ -264,6 +269,7 @@ class LabConfig:
                 "kubelet": p.kubelet,
                 "kubelet healthz": p.kubelet_healthz,
                 "containerd streaming": p.containerd_stream,
+                **{f"csi-{d} node plugin": p.csi_node_metrics(d) for d in CSI_DRIVERS},
             }
         return self.ports.listeners() | agents | node
 

@@ -52,10 +52,10 @@ def start_components(ctx: LabContext) -> str:
     """The project's own processes: the operator and one node agent per simulated node (they
     authenticate as their ServiceAccounts; the steps that await them come after Ceph and NFS are up).
     On the node profile the operator and the real node's agent are pods instead (step "workloads")."""
-    if ctx.config.real_nodes:
-        # The namespace, ServiceAccount and RBAC now; the Deployment comes with the workloads.
-        with connect(ctx.config.paths.kubeconfig) as api:
-            apply_manifests(api, operator_manifests())
+    # The operator's namespace, ServiceAccount and RBAC first (the agents' objects live in that namespace);
+    # its Deployment runs only on the node profile, with the workloads.
+    with connect(ctx.config.paths.kubeconfig) as api:
+        apply_manifests(api, operator_manifests())
     agents = spawn_agents(ctx)
     if ctx.config.real_nodes:
         return f"{len(agents)} node agents for the simulated nodes starting (the real node's are pods)"

@@ -24,7 +24,8 @@ from storage_operator.lab.config import LabConfig
 from storage_operator.lab.kubelet import cgroup_root
 from storage_operator.lab.lab import Lab
 from storage_operator.lab.state import LabState
-from tests.support import eventually
+from tests.csi_support import plugin
+from tests.support import LabHandle, eventually
 
 REPO = Path(__file__).resolve().parents[2]
 NODE = "node-a"
@@ -128,7 +129,12 @@ def test_every_project_pod_runs_ready_from_the_built_image(node_lab: tuple[LabCo
     assert node["status"]["nodeInfo"]["containerRuntimeVersion"].startswith("containerd://")
     pods = project_pods(config)
     names = sorted(p["metadata"]["labels"]["app.kubernetes.io/name"] for p in pods)
-    assert names == ["storage-agent", "storage-operator"]
+    assert names == ["csi-cephfs-node", "csi-rbd-node", "storage-agent", "storage-operator"]
+    csinode = get(config, "csinode", NODE)
+    assert sorted(d["name"] for d in csinode["spec"]["drivers"]) == [
+        "cephfs.csi.storage.baremetal.io",
+        "rbd.csi.storage.baremetal.io",
+    ]
     for pod in pods:
         assert pod["spec"]["nodeName"] == NODE
         assert pod["status"]["phase"] == "Running"
@@ -272,6 +278,125 @@ def test_a_pod_mounting_an_nfs_claim(node_lab: tuple[LabConfig, LabState]) -> No
     pytest.fail("a kernel NFS client exists here: write the mount test")  # pragma: no cover
 
 
+def test_a_cephfs_volume_staged_by_the_node_plugin_pod_carries_a_file_between_pods(
+    node_lab: tuple[LabConfig, LabState],
+) -> None:
+    """The kubelet calls the CSI node plugin pod it registered: stage (ceph-fuse inside the plugin's
+    container, propagated to the host), publish into a writer pod, then into a reader pod. The volume is
+    made by the lab's controller-side plugin process (no provisioner sidecar here), and statically bound."""
+    config, state = node_lab
+    suffix = uuid.uuid4().hex[:6]
+    pv, pvc, secret = f"cephfs-{suffix}", f"cephfs-{suffix}", f"cephfs-stage-{suffix}"
+    kubelet_root = str(config.paths.node / "kubelet")
+    with plugin(LabHandle(config=config, state=state), "cephfs") as cephfs:
+        volume = cephfs.create(f"e2e-{suffix}")
+        try:
+            apply(
+                config,
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": secret, "namespace": "default"},
+                    "stringData": cephfs.secrets,
+                },
+            )
+            apply(
+                config,
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": pv},
+                    "spec": {
+                        "capacity": {"storage": "1Gi"},
+                        "accessModes": ["ReadWriteMany"],
+                        "persistentVolumeReclaimPolicy": "Retain",
+                        "storageClassName": "",
+                        "claimRef": {"namespace": "default", "name": pvc},
+                        "csi": {
+                            "driver": "cephfs.csi.storage.baremetal.io",
+                            "volumeHandle": volume.volume_id,
+                            "volumeAttributes": dict(volume.volume_context),
+                            "nodeStageSecretRef": {"name": secret, "namespace": "default"},
+                        },
+                    },
+                },
+            )
+            apply(
+                config,
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolumeClaim",
+                    "metadata": {"name": pvc, "namespace": "default"},
+                    "spec": {
+                        "accessModes": ["ReadWriteMany"],
+                        "storageClassName": "",
+                        "volumeName": pv,
+                        "resources": {"requests": {"storage": "1Gi"}},
+                    },
+                },
+            )
+            writer = volume_pod(f"writer-{suffix}", pvc, f"echo written-by-{suffix} > /data/hello && sleep 3600")
+            apply(config, writer)
+            eventually(lambda: ready(get(config, "pod", "-n", "default", writer["metadata"]["name"])), timeout=90)
+            mounts = Path("/proc/self/mountinfo").read_text()
+            staged = [line for line in mounts.splitlines() if kubelet_root in line and "ceph-fuse" in line]
+            assert staged, "no ceph-fuse mount under the kubelet's root dir while the writer runs"
+            reader = volume_pod(f"reader-{suffix}", pvc, "cat /data/hello")
+            apply(config, reader)
+            name = reader["metadata"]["name"]
+            eventually(
+                lambda: get(config, "pod", "-n", "default", name)["status"].get("phase") in {"Succeeded", "Failed"},
+                timeout=90,
+            )
+            assert get(config, "pod", "-n", "default", name)["status"]["phase"] == "Succeeded"
+            assert kubectl(config, "logs", "-n", "default", name).strip() == f"written-by-{suffix}"
+        finally:
+            for kind, obj, ns in (
+                ("pod", f"writer-{suffix}", "default"),
+                ("pod", f"reader-{suffix}", "default"),
+                ("pvc", pvc, "default"),
+                ("pv", pv, ""),
+                ("secret", secret, "default"),
+            ):
+                where = ["-n", ns] if ns else []
+                kubectl(config, "delete", kind, obj, *where, "--ignore-not-found", "--wait=true", "--timeout=90s")
+            # The pods are gone: the kubelet unpublished and unstaged; nothing of the volume is mounted.
+            eventually(
+                lambda: (
+                    not any(
+                        kubelet_root in line and "ceph-fuse" in line
+                        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+                    )
+                ),
+                timeout=60,
+            )
+            cephfs.delete(volume.volume_id)
+
+
+def volume_pod(name: str, claim: str, script: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "nodeSelector": {"kubernetes.io/hostname": NODE},
+            "restartPolicy": "Never",
+            "terminationGracePeriodSeconds": 1,
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "localhost/storage-operator:lab",
+                    "imagePullPolicy": "Never",
+                    "command": ["sh", "-c", script],
+                    "securityContext": {"runAsUser": 0},
+                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                }
+            ],
+            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        },
+    }
+
+
 CAN_I = [
     # (service account, verb, resource[/subresource], namespace or "" for cluster scope, expected)
     ("storage-operator", "patch", "cephblockpools/status", NS, "yes"),
@@ -285,6 +410,9 @@ CAN_I = [
     ("storage-agent", "delete", "cephclusters", NS, "no"),
     ("storage-agent", "list", "secrets", NS, "no"),
     ("storage-agent", "create", "persistentvolumes", "", "no"),
+    # The CSI node plugin has no API access at all (no token mounted, and no rights if it had one).
+    ("csi-node", "get", "secrets", NS, "no"),
+    ("csi-node", "get", "nodes", "", "no"),
 ]
 
 

@@ -18,6 +18,9 @@ from storage_operator.errors import LabError
 # node: node-a is a real kubelet + containerd node and the components run as pods from manifests/.
 Profile = Literal["process", "node"]
 PROFILES: tuple[str, ...] = get_args(Profile)
+# What `make lab` (the CLI, LabConfig.from_env) brings up when LAB_PROFILE is unset: what users deploy.
+# Code that builds a LabConfig itself (the test fixtures, benchmarks) gets the fast process profile.
+DEFAULT_CLI_PROFILE: Profile = "node"
 
 GiB = 1024**3
 
@@ -196,6 +199,12 @@ class LabPaths:
         return self.root / "disks"
 
     @property
+    def host_record(self) -> Path:
+        """The host's kernel settings from before a real node changed them (also in the state file; this
+        copy survives a lost state file, so teardown can still restore them)."""
+        return self.root / "host.json"
+
+    @property
     def node(self) -> Path:
         """The real node's runtime: containerd's root and state, the kubelet's root dir, CNI, pod logs."""
         return self.root / "node"
@@ -289,8 +298,7 @@ class LabConfig:
             kwargs["disks_per_node"] = _int(env, "LAB_DISKS_PER_NODE")
         if "LAB_DISK_SIZE" in env:
             kwargs["disk_size_bytes"] = parse_size(env["LAB_DISK_SIZE"])
-        if env.get("LAB_PROFILE"):
-            kwargs["profile"] = env["LAB_PROFILE"].strip()
+        kwargs["profile"] = (env.get("LAB_PROFILE") or DEFAULT_CLI_PROFILE).strip()
         return cls(**kwargs)  # type: ignore[arg-type]
 
 

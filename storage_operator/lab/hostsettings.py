@@ -10,6 +10,7 @@ each value before anything starts and writes it back on teardown.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -29,6 +30,21 @@ def sysctl_path(name: str) -> Path:
 
 def read_sysctls(names: tuple[str, ...] = NODE_SYSCTLS) -> dict[str, str]:
     return {name: sysctl_path(name).read_text().strip() for name in names}
+
+
+def save_sysctls(path: Path, values: dict[str, str]) -> None:
+    path.write_text(json.dumps(values, indent=2) + "\n")
+
+
+def load_saved_sysctls(path: Path) -> dict[str, str]:
+    """What ``save_sysctls`` wrote, or nothing (no file, or not ours)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(loaded, dict):
+        return {}
+    return {k: str(v) for k, v in loaded.items() if k in NODE_SYSCTLS}
 
 
 def restore_sysctls(saved: dict[str, str]) -> list[str]:

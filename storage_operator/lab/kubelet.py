@@ -105,6 +105,7 @@ def prepare_host(ctx: LabContext) -> str:
     config, state = ctx.config, ctx.state
     net = config.node_network
     state.host_sysctls = state.host_sysctls or hostsettings.read_sysctls()
+    hostsettings.save_sysctls(config.paths.host_record, state.host_sysctls)
     state.bridge = net.bridge
     state.cgroup_root = cgroup_root(config)
     ctx.store.save(state)

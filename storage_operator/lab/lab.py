@@ -162,6 +162,7 @@ LAB_ENTRIES = frozenset(
         "disks",
         "csi",
         "node",
+        "host.json",
         LAB_MARKER,
     }
 )
@@ -305,14 +306,16 @@ class Lab:
         known = {r.pid for r in records}
         records += [r for r in self._stray_processes() if r.pid not in known]
         running = [r for r in records if processes.is_running(r)]
-        report.stopped = [f"{r.name} (pid {r.pid})" for r in running]
+        report.stopped += [f"{r.name} (pid {r.pid})" for r in running]
         # Everything at once, except what others need to shut down gracefully (the API server drains
         # into etcd; with etcd gone first it hangs until SIGKILL).
         first = [r for r in running if r.name not in STOP_LAST]
         report.killed = processes.stop(first, timeout=15)
         report.killed += processes.stop([r for r in running if r.name in STOP_LAST], timeout=15)
-        if state is not None and state.cgroup_root:
-            hostsettings.remove_cgroup_root(state.cgroup_root)
+        # By this lab's names too, not only the record: a lab whose state file was lost still has them.
+        for root in {state.cgroup_root if state else None, kubelet.cgroup_root(self.config)} - {None}:
+            if root:
+                hostsettings.remove_cgroup_root(root)
         # Stacked mounts (the kubelet bind-mounts its root dir onto itself) need more than one pass.
         for _ in range(5):
             points = mounts.mounts_under(self.config.root)
@@ -321,8 +324,7 @@ class Lab:
             for point in points:
                 mounts.unmount(point)
                 report.unmounted.append(point)
-        if state is not None:
-            self._restore_host(state)
+        self._restore_host(state)
         for loop in loopdev.attached_under(self.config.root):
             loopdev.detach(loop.device)
             report.detached.append(loop.device)
@@ -341,12 +343,18 @@ class Lab:
         if runtime is not None and processes.is_running(runtime):
             containerd.remove_containers(containerd.RuntimePaths.of(self.config))
 
-    def _restore_host(self, state: LabState) -> None:
-        if state.bridge:
-            hostsettings.delete_bridge(state.bridge)
-        if state.host_sysctls:
-            hostsettings.restore_sysctls(state.host_sysctls)
-        if state.created_shim_run_dir:
+    def _restore_host(self, state: LabState | None) -> None:
+        """Undo what a real node changed on the host. The bridge goes by this lab's name even without a
+        record (the name is derived from the port base); the kernel settings only from the record, which
+        has their values from before."""
+        for bridge in {state.bridge if state else None, self.config.node_network.bridge} - {None}:
+            if bridge:
+                hostsettings.delete_bridge(bridge)
+        saved = state.host_sysctls if state is not None and state.host_sysctls else None
+        saved = saved or hostsettings.load_saved_sysctls(self.config.paths.host_record)
+        if saved:
+            hostsettings.restore_sysctls(saved)
+        if state is not None and state.created_shim_run_dir:
             containerd.remove_shim_run_dir()
 
     def _verify_clean(self) -> None:

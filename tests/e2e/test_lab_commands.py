@@ -1,7 +1,9 @@
 """The lab commands a user types, run as a user runs them (`make lab`, `make lab-down`, the CLI).
 
 These bring up their own small lab in `.lab-e2e/` on ports 25200+ (one node, one disk), beside the
-session lab, and check that nothing is left behind afterwards: no process, loop device or listener.
+session lab, in the profile `make lab` brings up by default (node: node-x is a real kubelet node, the
+operator, agent and CSI node plugins run as pods), and check that nothing is left behind afterwards: no
+process, loop device, listener, bridge, cgroup or changed kernel setting.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from storage_operator.lab import loopdev, ports
+from storage_operator.lab import hostsettings, loopdev, ports
 from storage_operator.lab.config import LabConfig
+from storage_operator.lab.kubelet import cgroup_root
 from storage_operator.lab.lab import Lab
 
 REPO = Path(__file__).resolve().parents[2]
@@ -76,10 +79,22 @@ def leftovers(config: LabConfig) -> dict[str, object]:
         "processes": procs,
         "loops": [d.device for d in loopdev.attached_under(config.root)],
         "listeners": ports.listening_in([*config.listeners().values(), *p.ceph_msgr_range()]),
+        "bridge": hostsettings.link_exists(config.node_network.bridge),
+        "cgroups": [str(h) for h in hostsettings.cgroup_hierarchies() if (h / cgroup_root(config)).exists()],
+        "kernel settings changed": {k: v for k, v in hostsettings.read_sysctls().items() if HOST_BEFORE.get(k, v) != v},
     }
 
 
-NOTHING: dict[str, object] = {"processes": [], "loops": [], "listeners": []}
+# The host's kernel settings when these tests were collected: a real node changes some; teardown restores.
+HOST_BEFORE = hostsettings.read_sysctls()
+NOTHING: dict[str, object] = {
+    "processes": [],
+    "loops": [],
+    "listeners": [],
+    "bridge": False,
+    "cgroups": [],
+    "kernel settings changed": {},
+}
 
 
 def test_make_lab_twice_then_make_lab_down_leaves_nothing(lab_env: dict[str, str]) -> None:
@@ -88,8 +103,11 @@ def test_make_lab_twice_then_make_lab_down_leaves_nothing(lab_env: dict[str, str
     assert up.returncode == 0, up.stdout + up.stderr
     assert "lab ready in" in up.stdout
     assert "HEALTH_OK" in up.stdout  # the summary is observed from the live cluster
-    assert "node-x" in up.stdout
+    assert "node-x (kubelet + containerd)" in up.stdout
     assert f"https://127.0.0.1:{config.ports.apiserver}" in up.stdout
+    assert "$ kubectl get pods -A -o wide" in up.stdout
+    for pod in ("storage-operator-", "storage-agent-", "csi-cephfs-node-", "csi-rbd-node-"):
+        assert pod in up.stdout
 
     again = make(lab_env, "lab")
     assert again.returncode == 0, again.stderr
@@ -98,7 +116,9 @@ def test_make_lab_twice_then_make_lab_down_leaves_nothing(lab_env: dict[str, str
 
     down = make(lab_env, "lab-down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 18 processes" in down.stdout  # control plane 4, Ceph 9, Ganesha, operator, agent, CSI 2
+    # control plane 4, Ceph 9, Ganesha, CSI (controller side) 2, containerd, kubelet; the operator, the
+    # agent and the CSI node plugins were pods of that kubelet
+    assert "stopped 18 processes" in down.stdout
     assert "detached 1 loop devices" in down.stdout
     assert leftovers(config) == NOTHING
     assert (config.root / "logs").is_dir()  # logs are kept for a post-mortem
@@ -120,7 +140,8 @@ def test_a_lab_whose_state_file_was_lost_is_still_cleaned_up(lab_env: dict[str, 
     config.paths.state_file.unlink()
     down = cli(lab_env, "down")
     assert down.returncode == 0, down.stderr
-    assert "stopped 18 processes" in down.stdout  # control plane 4, Ceph 9, Ganesha, operator, agent, CSI 2
+    # Found by their command lines without a record: the 18 processes and the runtime's container shims.
+    assert "stopped " in down.stdout
     assert leftovers(config) == NOTHING
 
 

@@ -20,6 +20,10 @@ packages: ## install the Debian packages the lab needs (only what is missing)
 binaries: ## build the pinned etcd/Kubernetes/csi-sanity binaries into the cache (skips what is cached)
 	hack/build-binaries.sh
 
+.PHONY: image
+image: ## build the project's image (hack/build-image.sh: buildah, no Docker or registry; cached by content)
+	hack/build-image.sh storage-operator
+
 .PHONY: venv
 venv: $(STAMP) ## the project's virtualenv with dev tools and Debian's Ceph bindings linked in
 
@@ -36,7 +40,7 @@ deps: packages binaries venv
 
 # ---------------------------------------------------------------- the two commands
 .PHONY: lab
-lab: deps ## bring up the local lab (control plane, Ceph, NFS, loop disks) and show it
+lab: deps ## bring up the local lab (control plane, a real kubelet node with the project's pods, Ceph, NFS, loop disks) and show it
 	$(PY) -m storage_operator lab up
 
 .PHONY: lab-down

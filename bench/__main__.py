@@ -6,7 +6,7 @@ import argparse
 import inspect
 import sys
 
-from bench import agent, csi, lab_startup, nfs_provisioning, operator
+from bench import agent, csi, lab_startup, nfs_provisioning, node, operator
 
 BENCHMARKS = {
     "lab_startup": lab_startup.run,
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "agent": agent.run,
     "nfs_provisioning": nfs_provisioning.run,
     "csi": csi.run,
+    "node": node.run,
 }
 
 

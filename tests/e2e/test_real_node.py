@@ -2,7 +2,7 @@
 the node agent run as pods from manifests/ (through manifests/lab), with the image hack/build-image.sh
 built. What users deploy is what runs here; these tests check it does what the processes do.
 
-Its own lab in `.lab-node-test/` on ports 23600+, brought up once for this module and taken down by the
+Its own lab in `.lab-node-test/` on ports 26000+, brought up once for this module and taken down by the
 last test, which checks that the host is as it was (bridge, kernel settings, cgroups, mounts).
 """
 
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +35,35 @@ NS = "storage-system"
 SA = f"system:serviceaccount:{NS}"
 
 
-@pytest.fixture(scope="module")
-def host_before() -> dict[str, str]:
-    return hostsettings.read_sysctls()
+def firewall_rules() -> list[str]:
+    """The host's iptables chains and rules (counters and comments dropped), or [] without iptables."""
+    if shutil.which("iptables-save") is None:
+        return []
+    out = subprocess.run(["iptables-save"], capture_output=True, text=True, check=False, timeout=30).stdout
+    return sorted(line for line in out.splitlines() if line.startswith(("-A", ":")) and not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class HostState:
+    sysctls: dict[str, str]
+    firewall: list[str]
+
+    @classmethod
+    def now(cls) -> HostState:
+        # Chain lines carry packet counters ("[0:0]"): compare without them.
+        return cls(hostsettings.read_sysctls(), [line.split(" [")[0] for line in firewall_rules()])
 
 
 @pytest.fixture(scope="module")
-def node_lab(host_before: dict[str, str]) -> Iterator[tuple[LabConfig, LabState]]:
+def host_before() -> HostState:
+    return HostState.now()
+
+
+@pytest.fixture(scope="module")
+def node_lab(host_before: HostState) -> Iterator[tuple[LabConfig, LabState]]:
     config = LabConfig(
         root=Path(os.environ.get("TEST_NODE_LAB_DIR", REPO / ".lab-node-test")).resolve(),
-        port_base=int(os.environ.get("TEST_NODE_LAB_PORT_BASE", "23600")),
+        port_base=int(os.environ.get("TEST_NODE_LAB_PORT_BASE", "26000")),
         profile="node",
     )
     lab = Lab(config, say=lambda line: print(f"[node lab] {line}", flush=True))
@@ -429,14 +450,12 @@ def test_each_component_has_only_what_it_needs(
     assert answer.strip() == expected, f"{account} {verb} {resource} in {namespace or 'cluster'}"
 
 
-def test_taking_the_lab_down_restores_the_host(
-    node_lab: tuple[LabConfig, LabState], host_before: dict[str, str]
-) -> None:
+def test_taking_the_lab_down_restores_the_host(node_lab: tuple[LabConfig, LabState], host_before: HostState) -> None:
     config, _ = node_lab
     started = time.monotonic()
     Lab(config, say=print).down(keep_logs=True)
     print(f"node lab down in {time.monotonic() - started:.1f}s")
-    assert hostsettings.read_sysctls() == host_before
+    assert HostState.now() == host_before  # kernel settings and firewall rules as they were
     assert not hostsettings.link_exists(config.node_network.bridge)
     assert not any((h / cgroup_root(config)).exists() for h in hostsettings.cgroup_hierarchies())
     mounted = Path("/proc/self/mountinfo").read_text()

@@ -169,6 +169,10 @@ def render_instance_overlay(config: LabConfig, base_docs: list[dict[str, Any]], 
         p.host_path("DaemonSet", ds, "registration-dir", str(kubelet_root / "plugins_registry"))
         p.host_path("DaemonSet", ds, "kubelet-dir", str(kubelet_root), mounted_at_same_path=True)
         p.host_path("DaemonSet", ds, "state-dir", str(config.paths.node / "csi-state" / driver))
+    # Looked up first: kustomize silently skips a patch whose target is missing, and the monitors shipped
+    # in manifests/csi/config.yaml are only the default lab's.
+    if "monitors" not in (p.doc("ConfigMap", CSI_CONFIG).get("data") or {}):
+        raise LabError(f"manifests/lab: ConfigMap {CSI_CONFIG} has no data.monitors (the lab overlay sets it)")
     p.op("ConfigMap", CSI_CONFIG, "replace", "/data/monitors", mon_host(config))
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",

@@ -79,6 +79,14 @@ def test_apiserver_uses_rbac_and_tls_to_etcd() -> None:
     assert "--client-cert-auth=true" in etcd
 
 
+def test_apiserver_reaches_node_kubelets_by_internal_ip_with_its_own_client_certificate() -> None:
+    argv = _argvs()["apiserver"]
+    assert f"--kubelet-client-certificate={PKI.cert('apiserver-kubelet-client')}" in argv
+    assert f"--kubelet-client-key={PKI.key('apiserver-kubelet-client')}" in argv
+    assert f"--kubelet-certificate-authority={PKI.ca}" in argv
+    assert "--kubelet-preferred-address-types=InternalIP" in argv
+
+
 def test_controller_manager_keeps_the_pv_binder_and_gc() -> None:
     argv = _argvs()["kcm"]
     controllers = next(a for a in argv if a.startswith("--controllers=")).split("=", 1)[1].split(",")

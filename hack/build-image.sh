@@ -25,6 +25,8 @@ BASE_IMAGE=docker.io/library/debian:bookworm-slim
 BUILDAH=(buildah --root "$STORE/root" --runroot "$STORE/runroot" --storage-driver overlay)
 
 say() { printf '[build-image] %s\n' "$*" >&2; }
+BASE_WORK=
+trap '[ -z "$BASE_WORK" ] || rm -rf "$BASE_WORK"' EXIT
 die() { say "error: $*"; exit 1; }
 
 for tool in buildah debootstrap; do
@@ -52,7 +54,7 @@ make_base() {
   mirror=$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   mirror=${mirror:-http://deb.debian.org/debian}
   work=$(mktemp -d "$CACHE/.base-XXXXXX")
-  trap 'rm -rf "$work"' RETURN
+  BASE_WORK=$work   # removed on exit, whatever happens (a RETURN trap would outlive this function)
   say "base $BASE_IMAGE: debootstrap bookworm from $mirror (once; ~40 s)"
   local r=$work/rootfs
   debootstrap --variant=minbase bookworm "$r" "$mirror" >"$work/debootstrap.log" 2>&1 \
@@ -106,6 +108,7 @@ X
   "${BUILDAH[@]}" add "$c" "$work/rootfs.tar" / >/dev/null
   "${BUILDAH[@]}" config --cmd bash --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
   "${BUILDAH[@]}" commit --quiet --rm "$c" "$BASE_IMAGE" >/dev/null
+  rm -rf "$work"
   say "base $BASE_IMAGE: made in $((SECONDS - t0)) s"
 }
 

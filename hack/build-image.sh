@@ -19,9 +19,12 @@ set -euo pipefail
 
 HACK_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(dirname "$HACK_DIR")
+# shellcheck source=versions.env
+source "$HACK_DIR/versions.env"
 CACHE=${STORAGE_OPERATOR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/storage-operator}
+SUITE=$IMAGE_BASE_SUITE
 STORE=$CACHE/buildah
-BASE_IMAGE=docker.io/library/debian:bookworm-slim
+BASE_IMAGE=docker.io/library/debian:$SUITE-slim
 BUILDAH=(buildah --root "$STORE/root" --runroot "$STORE/runroot" --storage-driver overlay)
 
 say() { printf '[build-image] %s\n' "$*" >&2; }
@@ -33,6 +36,9 @@ for tool in buildah debootstrap; do
   command -v $tool >/dev/null || die "$tool is missing: run hack/install-packages.sh"
 done
 [ "$(id -u)" = 0 ] || die "buildah's overlay store and debootstrap need root"
+
+grep -q "^FROM debian:$SUITE-slim " "$REPO/Dockerfile" \
+  || die "the Dockerfile's base is not debian:$SUITE-slim (IMAGE_BASE_SUITE in hack/versions.env): change both"
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(storage-operator)
@@ -55,9 +61,9 @@ make_base() {
   mirror=${mirror:-http://deb.debian.org/debian}
   work=$(mktemp -d "$CACHE/.base-XXXXXX")
   BASE_WORK=$work   # removed on exit, whatever happens (a RETURN trap would outlive this function)
-  say "base $BASE_IMAGE: debootstrap bookworm from $mirror (once; ~40 s)"
+  say "base $BASE_IMAGE: debootstrap $SUITE from $mirror (once; ~40 s)"
   local r=$work/rootfs
-  debootstrap --variant=minbase bookworm "$r" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  debootstrap --variant=minbase "$SUITE" "$r" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
   # What the official slim image does: no docs, man pages or locales from packages; no apt caches.
   cat > "$r/etc/dpkg/dpkg.cfg.d/docker" <<'X'
@@ -80,18 +86,18 @@ Dir::Cache::srcpkgcache "";
 X
   echo 'Acquire::Languages "none";' > "$r/etc/apt/apt.conf.d/docker-no-languages"
   echo 'Apt::AutoRemove::SuggestsImportant "false";' > "$r/etc/apt/apt.conf.d/docker-autoremove-suggests"
-  # debootstrap configures only `bookworm main`; the image needs the updates and security fixes too.
+  # debootstrap configures only `$SUITE main`; the image needs the updates and security fixes too.
   rm -f "$r/etc/apt/sources.list"
   cat > "$r/etc/apt/sources.list.d/debian.sources" <<X
 Types: deb
 URIs: $mirror
-Suites: bookworm bookworm-updates
+Suites: $SUITE $SUITE-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 
 Types: deb
 URIs: ${mirror%/debian}/debian-security
-Suites: bookworm-security
+Suites: $SUITE-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 X

@@ -7,6 +7,7 @@ hack/versions.env); Ceph, NFS-Ganesha and util-linux come from Debian (hack/inst
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,52 @@ class Binaries:
 
 # What every lab needs (the node profile needs NODE_TOOLS too).
 LAB_TOOLS: tuple[str, ...] = tuple(name for name in DEBIAN_TOOLS if name not in NODE_TOOLS)
+
+
+def runtime_series_problems(versions: dict[str, str], found: dict[str, str]) -> list[str]:
+    """Which of the real node's runtime parts are not of the series hack/versions.env pins (``found``:
+    part -> version as installed, "" when unknown)."""
+    problems = []
+    for part, key in (
+        ("containerd", "CONTAINERD_SERIES"),
+        ("runc", "RUNC_SERIES"),
+        ("CNI plugins", "CNI_PLUGINS_SERIES"),
+    ):
+        want = versions.get(key)
+        have = found.get(part, "")
+        if want and not (have == want or have.startswith(want + ".")):
+            problems.append(f"{part} {have or 'of unknown version'} (the lab is verified with {want}.x)")
+    return problems
+
+
+def installed_runtime_versions() -> dict[str, str]:
+    """containerd's, runc's and the CNI plugins' versions as installed."""
+
+    def first_line(*argv: str) -> str:
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=10)
+        except OSError:
+            return ""
+        return (done.stdout.splitlines() or [""])[0]
+
+    containerd = first_line("containerd", "--version").split()
+    runc = first_line("runc", "--version").split()
+    cni = first_line("dpkg-query", "-W", "-f=${Version}", "containernetworking-plugins")
+    return {
+        "containerd": containerd[2] if len(containerd) > 2 else "",
+        "runc": runc[2] if len(runc) > 2 else "",
+        "CNI plugins": cni,
+    }
+
+
+def require_runtime_series(versions: dict[str, str]) -> None:
+    problems = runtime_series_problems(versions, installed_runtime_versions())
+    if problems:
+        raise LabError(
+            "the real node's runtime is not what the lab is verified with: "
+            + "; ".join(problems)
+            + " (hack/versions.env; LAB_PROFILE=process runs the lab without a real node)"
+        )
 
 
 def require_debian_tools(names: tuple[str, ...] = LAB_TOOLS) -> None:

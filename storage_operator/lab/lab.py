@@ -20,7 +20,13 @@ from storage_operator.kube.apply import apply_manifests
 from storage_operator.kube.client import connect
 from storage_operator.lab import containerd, hostsettings, kubelet, loopdev, mounts, ports, processes
 from storage_operator.lab.agents import await_agents, spawn_agents
-from storage_operator.lab.binaries import NODE_TOOLS, Binaries, load_versions, require_debian_tools
+from storage_operator.lab.binaries import (
+    NODE_TOOLS,
+    Binaries,
+    load_versions,
+    require_debian_tools,
+    require_runtime_series,
+)
 from storage_operator.lab.ceph import start_ceph
 from storage_operator.lab.cluster import install_crds, register_nodes, store_ceph_secret
 from storage_operator.lab.config import LabConfig
@@ -199,7 +205,7 @@ class Lab:
                 self._teardown(existing, keep_logs=True)
             versions = load_versions()
             binaries = Binaries.in_cache(self.config.cache_dir, versions)
-            self._preflight(binaries)
+            self._preflight(binaries, versions)
             self._prepare_directory()
             state = LabState(port_base=self.config.port_base)
             self.store.save(state)
@@ -230,13 +236,14 @@ class Lab:
             self.say(f"lab ready in {time.monotonic() - t0:.1f} s")
             return state
 
-    def _preflight(self, binaries: Binaries) -> None:
+    def _preflight(self, binaries: Binaries, versions: dict[str, str]) -> None:
         if os.geteuid() != 0:
             raise LabError("the lab needs root (loop devices, NFS-Ganesha's VFS export): run it as root")
         require_debian_tools()
         binaries.require_control_plane()
         if self.config.real_nodes:
             require_debian_tools(NODE_TOOLS)
+            require_runtime_series(versions)
             binaries.require_kubelet()
         p = self.config.ports
         ports.require_free(

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from storage_operator.errors import LabError
 from storage_operator.lab import hostsettings
-from storage_operator.lab.binaries import REPO_ROOT, Binaries
+from storage_operator.lab.binaries import REPO_ROOT, Binaries, load_versions, runtime_series_problems
 from storage_operator.lab.ceph import mon_host
 from storage_operator.lab.cluster import LAB_NODE_LABEL
 from storage_operator.lab.config import (
@@ -621,3 +621,32 @@ def test_process_profile_has_no_node_steps(tmp_path: Path, config: LabConfig) ->
 def test_node_profile_awaits_the_pods_where_the_operator_process_is_awaited(config: LabConfig) -> None:
     (operator,) = [s for s in steps_for(config) if s.name == "operator"]
     assert operator.run is await_components
+
+
+@pytest.mark.parametrize(
+    ("found", "problems"),
+    [
+        ({"containerd": "1.6.20~ds1", "runc": "1.1.5+ds1", "CNI plugins": "1.1.1+ds1-3+b5"}, []),
+        ({"containerd": "1.6", "runc": "1.1", "CNI plugins": "1.1"}, []),
+        (
+            {"containerd": "1.7.2", "runc": "1.1.5", "CNI plugins": "1.1.1"},
+            ["containerd 1.7.2 (the lab is verified with 1.6.x)"],
+        ),
+        (
+            {"containerd": "1.60.1", "runc": "", "CNI plugins": "1.1.1"},
+            [
+                "containerd 1.60.1 (the lab is verified with 1.6.x)",
+                "runc of unknown version (the lab is verified with 1.1.x)",
+            ],
+        ),
+    ],
+)
+def test_the_runtime_must_be_of_the_pinned_series(found: dict[str, str], problems: list[str]) -> None:
+    versions = {"CONTAINERD_SERIES": "1.6", "RUNC_SERIES": "1.1", "CNI_PLUGINS_SERIES": "1.1"}
+    assert runtime_series_problems(versions, found) == problems
+
+
+def test_the_pinned_series_are_in_versions_env() -> None:
+    versions = load_versions()
+    for key in ("CONTAINERD_SERIES", "RUNC_SERIES", "CNI_PLUGINS_SERIES", "IMAGE_BASE_SUITE"):
+        assert versions[key], key

@@ -53,34 +53,27 @@ def _build(script: Path, *targets: str, env: dict[str, str] | None = None) -> tu
     return took, archives
 
 
-def _image_bytes(cache: Path, target: str, archive: Path) -> int:
-    """The image's size as buildah reports it (uncompressed layers)."""
+def _image_size(cache: Path, target: str, archive: Path) -> str:
+    """The image's size as buildah reports it (its layers unpacked, e.g. "501 MB")."""
     key = archive.name.removesuffix(".oci.tar").rpartition("-")[2]
+    store = cache / "buildah"
+    buildah = [
+        "buildah",
+        "--root",
+        str(store / "root"),
+        "--runroot",
+        str(store / "runroot"),
+        "--storage-driver",
+        "overlay",
+    ]
     out = subprocess.run(
-        [
-            "buildah",
-            "--root",
-            str(cache / "buildah" / "root"),
-            "--runroot",
-            str(cache / "buildah" / "runroot"),
-            "--storage-driver",
-            "overlay",
-            "inspect",
-            "--type",
-            "image",
-            "--format",
-            "{{.Size}}",
-            f"localhost/{target}:{key}",
-        ],
+        [*buildah, "images", "--format", "{{.Size}}", f"localhost/{target}:{key}"],
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
-    try:
-        return int(out.stdout.strip())
-    except ValueError:
-        return -1
+    return out.stdout.strip() or "unknown"
 
 
 def _edited_copy(directory: Path) -> Path:
@@ -110,14 +103,14 @@ def image_measurements(*, cold: bool, ceph: bool) -> dict[str, Any]:
         edited["storage-operator"].unlink(missing_ok=True)  # a throwaway build: keep the cache's archives
     archive = archives["storage-operator"]
     result["storage-operator"] = {
-        "image_bytes": _image_bytes(cache, "storage-operator", archive),
+        "image_size": _image_size(cache, "storage-operator", archive),
         "archive_bytes": archive.stat().st_size,
     }
     if ceph:
         took, ceph_archives = _build(script, "ceph")
         result["build_seconds"]["ceph_image"] = round(took, 1)
         result["ceph"] = {
-            "image_bytes": _image_bytes(cache, "ceph", ceph_archives["ceph"]),
+            "image_size": _image_size(cache, "ceph", ceph_archives["ceph"]),
             "archive_bytes": ceph_archives["ceph"].stat().st_size,
         }
     if cold:

@@ -146,6 +146,11 @@ build_target() {
   # Only the three newest archives of a target stay (switching branches back and forth finds them); the
   # buildah store keeps the layers of older ones for reuse.
   ls -1t "$CACHE/images/$target"-*.oci.tar | tail -n +4 | xargs -r rm -f
+  # Likewise the store's named images of the target: the three newest stay. (Its unnamed intermediate
+  # images are the layer cache and stay; `rm -rf $CACHE/buildah` starts over from an empty store.)
+  "${BUILDAH[@]}" images --noheading --format '{{.Name}}:{{.Tag}} {{.CreatedAtRaw}}' 2>/dev/null \
+    | awk -v n="localhost/$target" '$1 ~ "^"n":" {print}' | sort -k2 -r | tail -n +4 | cut -d' ' -f1 \
+    | xargs -r "${BUILDAH[@]}" rmi >/dev/null 2>&1 || true
   say "$target: built in $((SECONDS - t0)) s, $(du -h "$archive" | cut -f1) archive, $image"
   echo "$target $archive"
 }

@@ -171,6 +171,21 @@ def test_every_project_pod_runs_ready_from_the_built_image(node_lab: tuple[LabCo
     assert uid == "65532"
     agent_uid = kubectl(config, "exec", "-n", NS, "ds/storage-agent", "--", "id", "-u").strip()
     assert agent_uid == "0"
+    # The image carries no pip, build tools or compiler (the Dockerfile's final stage).
+    leftovers = kubectl(
+        config,
+        "exec",
+        "-n",
+        NS,
+        "deploy/storage-operator",
+        "--",
+        "python",
+        "-c",
+        "import importlib.util, shutil; "
+        "print([m for m in ('pip', 'setuptools', 'wheel') if importlib.util.find_spec(m)]"
+        " + [t for t in ('pip', 'pip3', 'gcc', 'cc', 'make') if shutil.which(t)])",
+    )
+    assert leftovers.strip() == "[]"
     logs = kubectl(config, "logs", "-n", NS, "deploy/storage-operator")
     assert "leads (lease storage-system/storage-operator)" in logs
 

@@ -317,7 +317,7 @@ class Lab:
         # Everything at once, except what others need to shut down gracefully (the API server drains
         # into etcd; with etcd gone first it hangs until SIGKILL).
         first = [r for r in running if r.name not in STOP_LAST]
-        report.killed = processes.stop(first, timeout=15)
+        report.killed += processes.stop(first, timeout=15)
         report.killed += processes.stop([r for r in running if r.name in STOP_LAST], timeout=15)
         # By this lab's names too, not only the record: a lab whose state file was lost still has them.
         for root in {state.cgroup_root if state else None, kubelet.cgroup_root(self.config)} - {None}:

@@ -171,8 +171,6 @@ def start_containerd(ctx: LabContext) -> str:
         d.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(render_containerd_config(ctx.config, paths))
     (paths.cni_conf_dir / "10-lab.conflist").write_text(render_cni_config(ctx.config, paths))
-    ctx.state.created_shim_run_dir = ctx.state.created_shim_run_dir or not SHIM_RUN_DIR.exists()
-    ctx.store.save(ctx.state)
     record = ctx.spawn(PROCESS_NAME, ["containerd", "--config", str(paths.config)], cwd=paths.root)
 
     def answering() -> bool | None:

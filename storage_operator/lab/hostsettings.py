@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from storage_operator.errors import LabError
@@ -32,19 +33,29 @@ def read_sysctls(names: tuple[str, ...] = NODE_SYSCTLS) -> dict[str, str]:
     return {name: sysctl_path(name).read_text().strip() for name in names}
 
 
-def save_sysctls(path: Path, values: dict[str, str]) -> None:
-    path.write_text(json.dumps(values, indent=2) + "\n")
+@dataclass(frozen=True)
+class HostRecord:
+    """What the host was like before a real node changed it, kept beside the state file (the copy that
+    survives a lost state file): kernel settings, and whether the lab made /run/containerd."""
+
+    sysctls: dict[str, str]
+    created_shim_run_dir: bool = False
 
 
-def load_saved_sysctls(path: Path) -> dict[str, str]:
-    """What ``save_sysctls`` wrote, or nothing (no file, or not ours)."""
+def save_host_record(path: Path, record: HostRecord) -> None:
+    path.write_text(json.dumps({"sysctls": record.sysctls, "created_shim_run_dir": record.created_shim_run_dir}))
+
+
+def load_host_record(path: Path) -> HostRecord | None:
+    """What ``save_host_record`` wrote, or None (no file, or not ours); unknown settings are dropped."""
     try:
         loaded = json.loads(path.read_text())
     except (OSError, ValueError):
-        return {}
-    if not isinstance(loaded, dict):
-        return {}
-    return {k: str(v) for k, v in loaded.items() if k in NODE_SYSCTLS}
+        return None
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("sysctls"), dict):
+        return None
+    sysctls = {k: str(v) for k, v in loaded["sysctls"].items() if k in NODE_SYSCTLS}
+    return HostRecord(sysctls=sysctls, created_shim_run_dir=loaded.get("created_shim_run_dir") is True)
 
 
 def restore_sysctls(saved: dict[str, str]) -> list[str]:

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 from storage_operator.errors import LabError
-from storage_operator.lab import hostsettings, probe
+from storage_operator.lab import containerd, hostsettings, probe
 from storage_operator.lab.binaries import Binaries
 from storage_operator.lab.cluster import LAB_NODE_LABEL
 from storage_operator.lab.config import LabConfig
@@ -105,7 +105,9 @@ def prepare_host(ctx: LabContext) -> str:
     config, state = ctx.config, ctx.state
     net = config.node_network
     state.host_sysctls = state.host_sysctls or hostsettings.read_sysctls()
-    hostsettings.save_sysctls(config.paths.host_record, state.host_sysctls)
+    record = hostsettings.HostRecord(state.host_sysctls, created_shim_run_dir=not containerd.SHIM_RUN_DIR.exists())
+    state.created_shim_run_dir = record.created_shim_run_dir
+    hostsettings.save_host_record(config.paths.host_record, record)
     state.bridge = net.bridge
     state.cgroup_root = cgroup_root(config)
     ctx.store.save(state)

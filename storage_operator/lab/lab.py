@@ -357,11 +357,11 @@ class Lab:
         for bridge in {state.bridge if state else None, self.config.node_network.bridge} - {None}:
             if bridge:
                 hostsettings.delete_bridge(bridge)
-        saved = state.host_sysctls if state is not None and state.host_sysctls else None
-        saved = saved or hostsettings.load_saved_sysctls(self.config.paths.host_record)
-        if saved:
-            hostsettings.restore_sysctls(saved)
-        if state is not None and state.created_shim_run_dir:
+        kept = hostsettings.load_host_record(self.config.paths.host_record)
+        sysctls = state.host_sysctls if state is not None and state.host_sysctls else None
+        if sysctls or kept:
+            hostsettings.restore_sysctls(sysctls or (kept.sysctls if kept else {}))
+        if (state is not None and state.created_shim_run_dir) or (kept and kept.created_shim_run_dir):
             containerd.remove_shim_run_dir()
 
     def _verify_clean(self) -> None:

@@ -82,11 +82,15 @@ def leftovers(config: LabConfig) -> dict[str, object]:
         "bridge": hostsettings.link_exists(config.node_network.bridge),
         "cgroups": [str(h) for h in hostsettings.cgroup_hierarchies() if (h / cgroup_root(config)).exists()],
         "kernel settings changed": {k: v for k, v in hostsettings.read_sysctls().items() if HOST_BEFORE.get(k, v) != v},
+        # containerd makes /run/containerd for its shims whatever its own root says; the lab removes it
+        # when it made it
+        "/run/containerd left": Path("/run/containerd").exists() and not RUN_CONTAINERD_BEFORE,
     }
 
 
 # The host's kernel settings when these tests were collected: a real node changes some; teardown restores.
 HOST_BEFORE = hostsettings.read_sysctls()
+RUN_CONTAINERD_BEFORE = Path("/run/containerd").exists()
 NOTHING: dict[str, object] = {
     "processes": [],
     "loops": [],
@@ -94,6 +98,7 @@ NOTHING: dict[str, object] = {
     "bridge": False,
     "cgroups": [],
     "kernel settings changed": {},
+    "/run/containerd left": False,
 }
 
 

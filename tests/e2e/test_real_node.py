@@ -47,11 +47,13 @@ def firewall_rules() -> list[str]:
 class HostState:
     sysctls: dict[str, str]
     firewall: list[str]
+    run_containerd: bool
 
     @classmethod
     def now(cls) -> HostState:
         # Chain lines carry packet counters ("[0:0]"): compare without them.
-        return cls(hostsettings.read_sysctls(), [line.split(" [")[0] for line in firewall_rules()])
+        firewall = [line.split(" [")[0] for line in firewall_rules()]
+        return cls(hostsettings.read_sysctls(), firewall, Path("/run/containerd").exists())
 
 
 @pytest.fixture(scope="module")

@@ -571,28 +571,32 @@ def test_a_base_without_what_the_overlay_needs_is_named(
 # ---------------------------------------------------------------- host settings
 
 
-def test_saved_sysctls_round_trip(config: LabConfig) -> None:
+def test_the_host_record_round_trips(config: LabConfig) -> None:
     config.root.mkdir(parents=True)
     values = {"vm.overcommit_memory": "0", "kernel.panic": "0", "kernel.panic_on_oops": "0", "net.ipv4.ip_forward": "1"}
-    hostsettings.save_sysctls(config.paths.host_record, values)
-    assert hostsettings.load_saved_sysctls(config.paths.host_record) == values
+    for created in (True, False):
+        record = hostsettings.HostRecord(values, created_shim_run_dir=created)
+        hostsettings.save_host_record(config.paths.host_record, record)
+        assert hostsettings.load_host_record(config.paths.host_record) == record
 
 
-def test_saved_sysctls_keep_only_the_nodes_settings(tmp_path: Path) -> None:
+def test_the_host_record_keeps_only_the_nodes_settings(tmp_path: Path) -> None:
     path = tmp_path / "host.json"
-    path.write_text(json.dumps({"kernel.panic": 10, "kernel.hostname": "evil", "vm.swappiness": "60"}))
-    assert hostsettings.load_saved_sysctls(path) == {"kernel.panic": "10"}
+    path.write_text(json.dumps({"sysctls": {"kernel.panic": 10, "kernel.hostname": "evil", "vm.swappiness": "60"}}))
+    assert hostsettings.load_host_record(path) == hostsettings.HostRecord({"kernel.panic": "10"})
 
 
-@pytest.mark.parametrize("text", ["{not json", "[1, 2]", '"kernel.panic"', ""])
-def test_an_unreadable_saved_file_is_nothing(tmp_path: Path, text: str) -> None:
+@pytest.mark.parametrize(
+    "text", ["{not json", "[1, 2]", '"kernel.panic"', "", '{"kernel.panic": "1"}', '{"sysctls": [1]}']
+)
+def test_an_unreadable_host_record_is_none(tmp_path: Path, text: str) -> None:
     path = tmp_path / "host.json"
     path.write_text(text)
-    assert hostsettings.load_saved_sysctls(path) == {}
+    assert hostsettings.load_host_record(path) is None
 
 
-def test_no_saved_file_is_nothing(tmp_path: Path) -> None:
-    assert hostsettings.load_saved_sysctls(tmp_path / "missing.json") == {}
+def test_no_host_record_is_none(tmp_path: Path) -> None:
+    assert hostsettings.load_host_record(tmp_path / "missing.json") is None
 
 
 def test_sysctl_path() -> None:

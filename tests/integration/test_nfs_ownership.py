@@ -219,11 +219,17 @@ def test_an_orphaned_empty_directory_is_removed_and_nothing_else(lab: LabHandle,
         assert (made["with-data"] / "precious").read_text() == "keep me"
         assert made["just-made"].is_dir()
         assert made["other-cluster"].is_dir()
-        with lab.api() as api:
-            events = client.CoreV1Api(api).list_namespaced_event(
-                "default", field_selector=f"involvedObject.name={LAB_BACKEND}"
-            )
-        assert any(e.reason == "OrphansRemoved" and made["orphan"].name in e.message for e in events.items)
+
+        def orphans_event() -> bool:
+            with lab.api() as api:
+                events = client.CoreV1Api(api).list_namespaced_event(
+                    "default", field_selector=f"involvedObject.name={LAB_BACKEND}"
+                )
+            return any(e.reason == "OrphansRemoved" and made["orphan"].name in e.message for e in events.items)
+
+        # The Event is posted after the directory is gone (Events go through their own rate-limited
+        # queue): it may land a moment after the removal is visible.
+        assert eventually(orphans_event, timeout=15)
     finally:
         for directory in made.values():
             shutil.rmtree(directory, ignore_errors=True)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -36,8 +37,12 @@ def _lab(args: argparse.Namespace) -> int:
         if current is None:
             print(f"no lab at {config.root}; `make lab` starts one")
             return 3
-        print(f"lab at {config.root}: {current.phase} (started {current.started_at:%Y-%m-%d %H:%M:%S} UTC)")
-        print("\n".join(describe(config, current, repo_root=REPO_ROOT)))
+        print(
+            f"lab at {config.root}: {current.phase}, {current.profile} profile "
+            f"(started {current.started_at:%Y-%m-%d %H:%M:%S} UTC)"
+        )
+        running = dataclasses.replace(config, profile="node" if current.profile == "node" else "process")
+        print("\n".join(describe(running, current, repo_root=REPO_ROOT)))
     return 0
 
 

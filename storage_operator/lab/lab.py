@@ -195,9 +195,15 @@ class Lab:
         with exclusive(self.config.paths.lock_file):
             existing = self.store.load()
             if existing is not None and existing.phase == "ready" and self._all_running(existing):
+                switch = (
+                    f" It runs the {existing.profile} profile, not the {self.config.profile} one asked for: "
+                    "take it down first to switch."
+                    if existing.profile != self.config.profile
+                    else ""
+                )
                 self.say(
-                    f"a lab is already up at {self.config.root} (ready since "
-                    f"{existing.ready_at:%H:%M:%S}); nothing to do. `make lab-down` stops it."
+                    f"a lab is already up at {self.config.root} ({existing.profile} profile, ready since "
+                    f"{existing.ready_at:%H:%M:%S}); nothing to do. `make lab-down` stops it.{switch}"
                 )
                 return existing
             if existing is not None or self._leftovers():
@@ -207,7 +213,7 @@ class Lab:
             binaries = Binaries.in_cache(self.config.cache_dir, versions)
             self._preflight(binaries, versions)
             self._prepare_directory()
-            state = LabState(port_base=self.config.port_base)
+            state = LabState(port_base=self.config.port_base, profile=self.config.profile)
             self.store.save(state)
             ctx = LabContext(
                 config=self.config,

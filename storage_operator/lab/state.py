@@ -46,6 +46,9 @@ class LabState(BaseModel):
     started_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
     ready_at: datetime | None = None
     port_base: int
+    # The profile it was brought up with (node or process): `lab status` describes the lab that runs,
+    # whatever LAB_PROFILE says now.
+    profile: str = "process"
     processes: list[ProcessRecord] = Field(default_factory=list)
     loops: list[LoopRecord] = Field(default_factory=list)
     mounts: list[str] = Field(default_factory=list)

@@ -29,21 +29,18 @@ DEBIAN_TOOLS: dict[str, str] = {
     "ceph-osd": "ceph-osd",
     "ceph-mds": "ceph-mds",
     "ganesha.nfsd": "nfs-ganesha",
+    # the real node (LAB_PROFILE=node)
+    "containerd": "containerd",
+    "ctr": "containerd",
+    "runc": "runc",
+    "ip": "iproute2",
+    "buildah": "buildah",
+    "debootstrap": "debootstrap",
 }
 
 
 # The real node's programs (LAB_PROFILE=node), and their packages.
 NODE_TOOLS: tuple[str, ...] = ("containerd", "ctr", "runc", "ip", "buildah", "debootstrap")
-DEBIAN_TOOLS.update(
-    {
-        "containerd": "containerd",
-        "ctr": "containerd",
-        "runc": "runc",
-        "ip": "iproute2",
-        "buildah": "buildah",
-        "debootstrap": "debootstrap",
-    }
-)
 
 
 def parse_versions(text: str) -> dict[str, str]:

@@ -200,8 +200,8 @@ class LabPaths:
 
     @property
     def host_record(self) -> Path:
-        """The host's kernel settings from before a real node changed them (also in the state file; this
-        copy survives a lost state file, so teardown can still restore them)."""
+        """What the host was like before a real node changed it (kernel settings, /run/containerd): a file
+        of its own, written before the change, so teardown can restore it even without the state file."""
         return self.root / "host.json"
 
     @property

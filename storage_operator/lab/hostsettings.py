@@ -35,8 +35,8 @@ def read_sysctls(names: tuple[str, ...] = NODE_SYSCTLS) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class HostRecord:
-    """What the host was like before a real node changed it, kept beside the state file (the copy that
-    survives a lost state file): kernel settings, and whether the lab made /run/containerd."""
+    """What the host was like before a real node changed it (kept in .lab/host.json, apart from the state
+    file, so a lost state file loses none of it): kernel settings, and whether the lab made /run/containerd."""
 
     sysctls: dict[str, str]
     created_shim_run_dir: bool = False

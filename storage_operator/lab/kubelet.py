@@ -10,10 +10,8 @@ kubelet and waits for its Node to be Ready.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
-from storage_operator.errors import LabError
 from storage_operator.lab import containerd, hostsettings, probe
 from storage_operator.lab.binaries import Binaries
 from storage_operator.lab.cluster import LAB_NODE_LABEL
@@ -21,6 +19,7 @@ from storage_operator.lab.config import LabConfig
 from storage_operator.lab.containerd import RuntimePaths
 from storage_operator.lab.context import LabContext
 from storage_operator.lab.kubeconfig import render_kubeconfig
+from storage_operator.lab.kubectl import kubectl
 from storage_operator.lab.pki import APISERVER_KUBELET_CLIENT, ControlPlanePki
 
 PROCESS_NAME = "kubelet"
@@ -100,17 +99,15 @@ def build_kubelet_argv(config: LabConfig, binaries: Binaries, node: str) -> list
 
 
 def prepare_host(ctx: LabContext) -> str:
-    """Record the kernel settings the kubelet and CNI change, then create the bridge and the cgroup root.
-    Each is in the state file before it exists, so a crash half-way still gets undone."""
-    config, state = ctx.config, ctx.state
+    """Record the kernel settings the kubelet and CNI change (in .lab/host.json, before anything changes
+    them), then create the bridge and the cgroup root. Their names follow from the port base, so teardown
+    finds them with or without a record."""
+    config = ctx.config
     net = config.node_network
-    state.host_sysctls = state.host_sysctls or hostsettings.read_sysctls()
-    record = hostsettings.HostRecord(state.host_sysctls, created_shim_run_dir=not containerd.SHIM_RUN_DIR.exists())
-    state.created_shim_run_dir = record.created_shim_run_dir
+    record = hostsettings.HostRecord(
+        hostsettings.read_sysctls(), created_shim_run_dir=not containerd.SHIM_RUN_DIR.exists()
+    )
     hostsettings.save_host_record(config.paths.host_record, record)
-    state.bridge = net.bridge
-    state.cgroup_root = cgroup_root(config)
-    ctx.store.save(state)
     hostsettings.create_bridge(net.bridge, net.node_ip, net.prefix)
     hostsettings.create_cgroup_root(cgroup_root(config))
     return f"bridge {net.bridge} {net.node_ip}/{net.prefix}, cgroup root /{cgroup_root(config)}, kernel settings saved"
@@ -140,7 +137,7 @@ def start_kubelet(ctx: LabContext) -> str:
     probe.wait_for(f"Node {node} Ready", lambda: _ready(ctx, node), timeout=60, interval=0.2, watch=(record,))
     # The lab runs without the node-lifecycle controller (its simulated nodes have no kubelet to renew
     # their leases), so nobody else lifts the taint a new kubelet registers with.
-    _kubectl(ctx, "taint", "node", node, f"{NOT_READY_TAINT}:NoSchedule-", check=False)
+    kubectl(ctx, "taint", "node", node, f"{NOT_READY_TAINT}:NoSchedule-", check=False)
     version = ctx.versions["KUBERNETES_VERSION"]
     return f"{node}: kubelet {version} pid {record.pid}, Ready on {config.node_network.node_ip}"
 
@@ -155,28 +152,12 @@ def bind_apiserver_to_kubelets(ctx: LabContext) -> None:
         "roleRef": {"apiGroup": rbac, "kind": "ClusterRole", "name": "system:kubelet-api-admin"},
         "subjects": [{"apiGroup": rbac, "kind": "User", "name": APISERVER_KUBELET_CLIENT}],
     }
-    _kubectl(ctx, "apply", "-f", "-", stdin=json.dumps(binding))
+    kubectl(ctx, "apply", "-f", "-", stdin=json.dumps(binding))
 
 
 def _ready(ctx: LabContext, node: str) -> bool | None:
-    out = _kubectl(ctx, "get", "node", node, "-o", "json", check=False)
+    out = kubectl(ctx, "get", "node", node, "-o", "json", check=False)
     if not out:
         return None
     conditions = json.loads(out).get("status", {}).get("conditions", [])
     return True if any(c["type"] == "Ready" and c["status"] == "True" for c in conditions) else None
-
-
-def _kubectl(ctx: LabContext, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    done = subprocess.run(
-        [str(ctx.binaries.kubectl), "--kubeconfig", str(ctx.config.paths.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        if check:
-            raise LabError(f"kubectl {' '.join(args)}: {done.stderr.strip()}")
-        return ""
-    return done.stdout

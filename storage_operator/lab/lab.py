@@ -118,9 +118,6 @@ def steps_for(config: LabConfig) -> tuple[Step, ...]:
     return NODE_STEPS if config.profile == "node" else PROCESS_STEPS
 
 
-# Kept for callers that name the default sequence.
-DEFAULT_STEPS = PROCESS_STEPS
-
 # Programs the lab runs: only processes of these are ever stopped by the leftover scan.
 LAB_PROGRAMS = frozenset(
     {
@@ -325,10 +322,8 @@ class Lab:
         first = [r for r in running if r.name not in STOP_LAST]
         report.killed += processes.stop(first, timeout=15)
         report.killed += processes.stop([r for r in running if r.name in STOP_LAST], timeout=15)
-        # By this lab's names too, not only the record: a lab whose state file was lost still has them.
-        for root in {state.cgroup_root if state else None, kubelet.cgroup_root(self.config)} - {None}:
-            if root:
-                hostsettings.remove_cgroup_root(root)
+        # By this lab's name (derived from its port base): found even when the state file was lost.
+        hostsettings.remove_cgroup_root(kubelet.cgroup_root(self.config))
         # Stacked mounts (the kubelet bind-mounts its root dir onto itself) need more than one pass.
         for _ in range(5):
             points = mounts.mounts_under(self.config.root)
@@ -337,7 +332,7 @@ class Lab:
             for point in points:
                 mounts.unmount(point)
                 report.unmounted.append(point)
-        self._restore_host(state)
+        self._restore_host()
         for loop in loopdev.attached_under(self.config.root):
             loopdev.detach(loop.device)
             report.detached.append(loop.device)
@@ -356,19 +351,15 @@ class Lab:
         if runtime is not None and processes.is_running(runtime):
             containerd.remove_containers(containerd.RuntimePaths.of(self.config))
 
-    def _restore_host(self, state: LabState | None) -> None:
-        """Undo what a real node changed on the host. The bridge goes by this lab's name even without a
-        record (the name is derived from the port base); the kernel settings only from the record, which
-        has their values from before."""
-        for bridge in {state.bridge if state else None, self.config.node_network.bridge} - {None}:
-            if bridge:
-                hostsettings.delete_bridge(bridge)
+    def _restore_host(self) -> None:
+        """Undo what a real node changed on the host: the bridge goes by this lab's name (derived from the
+        port base); kernel settings and /run/containerd as .lab/host.json recorded them before."""
+        hostsettings.delete_bridge(self.config.node_network.bridge)
         kept = hostsettings.load_host_record(self.config.paths.host_record)
-        sysctls = state.host_sysctls if state is not None and state.host_sysctls else None
-        if sysctls or kept:
-            hostsettings.restore_sysctls(sysctls or (kept.sysctls if kept else {}))
-        if (state is not None and state.created_shim_run_dir) or (kept and kept.created_shim_run_dir):
-            containerd.remove_shim_run_dir()
+        if kept is not None:
+            hostsettings.restore_sysctls(kept.sysctls)
+            if kept.created_shim_run_dir:
+                containerd.remove_shim_run_dir()
 
     def _verify_clean(self) -> None:
         problems = []

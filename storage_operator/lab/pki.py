@@ -174,6 +174,19 @@ class Leaf:
     ip_addresses: tuple[str, ...] = ()
 
 
+def issue(ca: KeyCert, leaf: Leaf) -> KeyCert:
+    """The certificate ``leaf`` describes, signed by ``ca``."""
+    return build_cert(
+        ca,
+        leaf.common_name,
+        organizations=leaf.organizations,
+        server=leaf.server,
+        client=leaf.client,
+        dns_names=leaf.dns_names,
+        ip_addresses=leaf.ip_addresses,
+    )
+
+
 def kubelet_leaves(node: str, node_ip: str) -> tuple[Leaf, ...]:
     """A real node's certificates: its client certificate as the Node authorizer and NodeRestriction
     expect it (CN system:node:NAME in group system:nodes), and its kubelet's serving certificate."""
@@ -233,15 +246,7 @@ def write_control_plane_pki(
     _write(pki.ca, ca.cert_pem(), 0o644)
     _write(pki.key("ca"), ca.key_pem(), 0o600)
     for leaf in (*control_plane_leaves(service_ip), *extra_leaves):
-        issued = build_cert(
-            ca,
-            leaf.common_name,
-            organizations=leaf.organizations,
-            server=leaf.server,
-            client=leaf.client,
-            dns_names=leaf.dns_names,
-            ip_addresses=leaf.ip_addresses,
-        )
+        issued = issue(ca, leaf)
         _write(pki.cert(leaf.file), issued.cert_pem(), 0o644)
         _write(pki.key(leaf.file), issued.key_pem(), 0o600)
     sa = build_signing_key()

@@ -52,12 +52,6 @@ class LabState(BaseModel):
     processes: list[ProcessRecord] = Field(default_factory=list)
     loops: list[LoopRecord] = Field(default_factory=list)
     mounts: list[str] = Field(default_factory=list)
-    # What a real node (LAB_PROFILE=node) changed on the host, to undo on teardown: kernel settings as
-    # they were before, the bridge and the cgroup root the lab made, and whether it made /run/containerd.
-    host_sysctls: dict[str, str] = Field(default_factory=dict)
-    bridge: str | None = None
-    cgroup_root: str | None = None
-    created_shim_run_dir: bool = False
     step_seconds: dict[str, float] = Field(default_factory=dict)
 
     def process(self, name: str) -> ProcessRecord | None:

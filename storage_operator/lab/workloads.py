@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from storage_operator.lab.binaries import REPO_ROOT
 from storage_operator.lab.ceph import mon_host
 from storage_operator.lab.config import CSI_DRIVERS, LabConfig
 from storage_operator.lab.context import LabContext
+from storage_operator.lab.kubectl import kubectl
 from storage_operator.lab.kubelet import kubelet_dir
 from storage_operator.lab.operator import LAB_OPERATOR_ENV
 
@@ -180,20 +180,6 @@ def render_instance_overlay(config: LabConfig, base_docs: list[dict[str, Any]], 
         "resources": [base],
         "patches": p.patches(),
     }
-
-
-def kubectl(ctx: LabContext, *args: str, stdin: str | None = None, timeout: float = 60) -> str:
-    done = subprocess.run(
-        [str(ctx.binaries.kubectl), "--kubeconfig", str(ctx.config.paths.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
-    if done.returncode != 0:
-        raise LabError(f"kubectl {' '.join(args[:3])}: {done.stderr.strip()}")
-    return done.stdout
 
 
 def deploy_workloads(ctx: LabContext) -> str:

@@ -195,24 +195,7 @@ def test_every_project_pod_runs_ready_from_the_built_image(node_lab: tuple[LabCo
 def test_a_pod_on_the_pod_network_gets_an_address_and_runs(node_lab: tuple[LabConfig, LabState]) -> None:
     config, _ = node_lab
     name = f"net-{uuid.uuid4().hex[:6]}"
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "nodeSelector": {"kubernetes.io/hostname": NODE},
-            "restartPolicy": "Never",
-            "terminationGracePeriodSeconds": 1,
-            "containers": [
-                {
-                    "name": "c",
-                    "image": "localhost/storage-operator:lab",
-                    "imagePullPolicy": "Never",
-                    "command": ["sh", "-c", "cat /proc/net/fib_trie | grep -c 10.244 ; sleep 3600"],
-                }
-            ],
-        },
-    }
+    pod = image_pod(name, "cat /proc/net/fib_trie | grep -c 10.244 ; sleep 3600")
     apply(config, pod)
     try:
 
@@ -456,7 +439,8 @@ def test_a_cephfs_volume_staged_by_the_node_plugin_pod_carries_a_file_between_po
             cephfs.delete(volume.volume_id)
 
 
-def volume_pod(name: str, claim: str, script: str) -> dict[str, Any]:
+def image_pod(name: str, script: str) -> dict[str, Any]:
+    """A pod of the project's image on the real node running ``script`` once (it is never pulled)."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -471,13 +455,20 @@ def volume_pod(name: str, claim: str, script: str) -> dict[str, Any]:
                     "image": "localhost/storage-operator:lab",
                     "imagePullPolicy": "Never",
                     "command": ["sh", "-c", script],
-                    "securityContext": {"runAsUser": 0},
-                    "volumeMounts": [{"name": "data", "mountPath": "/data"}],
                 }
             ],
-            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
         },
     }
+
+
+def volume_pod(name: str, claim: str, script: str) -> dict[str, Any]:
+    """``image_pod`` with ``claim`` mounted at /data, as root (a new volume's root directory is root's)."""
+    pod = image_pod(name, script)
+    (container,) = pod["spec"]["containers"]
+    container["securityContext"] = {"runAsUser": 0}
+    container["volumeMounts"] = [{"name": "data", "mountPath": "/data"}]
+    pod["spec"]["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]
+    return pod
 
 
 CAN_I = [

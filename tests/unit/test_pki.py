@@ -13,6 +13,7 @@ from storage_operator.lab.pki import (
     build_ca,
     build_cert,
     control_plane_leaves,
+    issue,
     kubelet_leaves,
     write_control_plane_pki,
 )
@@ -66,15 +67,7 @@ def test_written_keys_are_private(tmp_path: Path) -> None:
 
 def _issue(leaf: Leaf) -> x509.Certificate:
     ca = build_ca("test-ca")
-    issued = build_cert(
-        ca,
-        leaf.common_name,
-        organizations=leaf.organizations,
-        server=leaf.server,
-        client=leaf.client,
-        dns_names=leaf.dns_names,
-        ip_addresses=leaf.ip_addresses,
-    )
+    issued = issue(ca, leaf)
     _verify_signed_by(issued.cert, ca.cert)
     return issued.cert
 

@@ -113,6 +113,12 @@ def _nfs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ceph_daemon(args: argparse.Namespace) -> int:
+    from storage_operator.daemons.launch import launch_daemon  # noqa: PLC0415
+
+    launch_daemon(args.daemon)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="storage-operator", description=__doc__)
     parser.add_argument("--version", action="version", version=f"storage-operator {__version__}")
@@ -151,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--event-source", choices=["auto", "udev", "kernel"], help="where uevents come from")
     agent.add_argument("--http", metavar="HOST:PORT", help="where /metrics and /healthz listen (0.0.0.0:8081)")
     agent.set_defaults(func=_agent)
+    daemon = sub.add_parser(
+        "ceph-daemon",
+        help="run a managed cluster's Ceph daemon (the entrypoint of the pods the operator makes)",
+        description="Reads CEPH_DAEMON_ID and the variables the operator's Deployment sets, writes the daemon's "
+        "keyring (and for a new mon its store; for an OSD the data directory from its device's label), then "
+        "becomes the daemon.",
+    )
+    daemon.add_argument("daemon", choices=["mon", "mgr", "osd", "mds"])
+    daemon.set_defaults(func=_ceph_daemon)
     nfs = sub.add_parser("nfs", help="the NFS bridge's volumes, as they are on the export")
     nfs_sub = nfs.add_subparsers(dest="nfs_command", required=True)
     volumes = nfs_sub.add_parser(

@@ -122,6 +122,11 @@ class AgentConfig(BaseSettings):
         description="Report only loop devices whose backing file lies under this directory (and consider "
         "them): how the lab gives each simulated node its own disks. Unset: every device of the node.",
     )
+    prepare_osds: bool = Field(
+        True,
+        description="Make the BlueStore of OSDs that a managed CephCluster's CephOSDs ask for on this node "
+        "(needs ceph-osd: the image built with --target ceph). Off: this agent never writes to a device.",
+    )
     rescan_seconds: float = Field(60.0, gt=0, description="Full rescan (every device probed again) interval.")
     debounce_seconds: float = Field(0.03, ge=0, description="Quiet time after a uevent before scanning.")
     event_source: Literal["auto", "udev", "kernel"] = Field(

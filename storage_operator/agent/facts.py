@@ -27,6 +27,7 @@ class CephLabel:
     osd_uuid: str
     ceph_fsid: str | None
     whoami: int | None
+    ready: bool = False  # ceph-osd --mkfs finished (it writes "ready" last)
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def parse_bluestore_label(raw: bytes) -> CephLabel | None:
             key = raw[off + 4 : off + 4 + key_len].decode()
             off += 4 + key_len
             (value_len,) = struct.unpack_from("<I", raw, off)
-            if key in ("ceph_fsid", "whoami"):
+            if key in ("ceph_fsid", "whoami", "ready"):
                 meta[key] = raw[off + 4 : off + 4 + value_len].decode()
             off += 4 + value_len
     except (struct.error, UnicodeDecodeError):
@@ -156,4 +157,5 @@ def parse_bluestore_label(raw: bytes) -> CephLabel | None:
         osd_uuid=text_uuid,
         ceph_fsid=meta.get("ceph_fsid"),
         whoami=int(whoami) if whoami and whoami.isdigit() else None,
+        ready=meta.get("ready") == "ready",
     )

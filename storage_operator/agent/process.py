@@ -1,5 +1,6 @@
 """The node agent: scan at start, on every block uevent (debounced) and on a timer; publish the node's
-DiskInventory only when what it says changed. Writes to no device, ever.
+DiskInventory only when what it says changed. Its one write to a device is an OSD's BlueStore, when a
+CephOSD of its node asks and the device is still what was chosen (``preparer``).
 
 Level-based like the operator: a full rescan re-probes every device and compares with what the API
 server holds, so a deleted inventory, an edited one, or a write lost to an API server restart is put
@@ -9,6 +10,7 @@ right without anyone restarting the agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -17,6 +19,7 @@ from datetime import UTC, datetime
 from storage_operator import __version__
 from storage_operator.agent.eligibility import Policy
 from storage_operator.agent.inventory import build_status, same_devices
+from storage_operator.agent.preparer import Preparer
 from storage_operator.agent.scanner import Scanner, Scope
 from storage_operator.agent.watcher import BlockEvents
 from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
@@ -76,6 +79,12 @@ class Agent:
         )
         next_full = 0.0
         reprobe: set[str] | None = None
+        preparing = None
+        if self.config.prepare_osds:
+            # A scanner of its own: the main loop's probe cache must not see a device between two writes.
+            scanner = Scanner(scope=self.scanner.scope, mountinfo=self.config.mountinfo)
+            preparer = Preparer(self.api, self.node, scanner, self.policy)
+            preparing = asyncio.create_task(preparer.run(self.stop), name="osd preparation")
         try:
             while not self.stop.is_set():
                 full = reprobe is None
@@ -94,6 +103,10 @@ class Agent:
                     reprobe = changed
         finally:
             events.stop()
+            if preparing is not None:
+                preparing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await preparing
             await runner.cleanup()
             await self.api.close()
         return 0

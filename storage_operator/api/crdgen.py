@@ -89,6 +89,12 @@ def status_schema(kind: Kind) -> Schema:
     return schema
 
 
+def _selectable(kind: Kind) -> Schema:
+    if not kind.selectable_fields:
+        return {}
+    return {"selectableFields": [{"jsonPath": f} for f in kind.selectable_fields]}
+
+
 def build_crd(kind: Kind) -> Schema:
     spec = spec_schema(kind)
     spec["description"] = f"Desired state of the {kind.kind}."
@@ -128,6 +134,7 @@ def build_crd(kind: Kind) -> Schema:
                         }
                         for c in kind.columns
                     ],
+                    **_selectable(kind),
                     "schema": {
                         "openAPIV3Schema": {
                             "type": "object",

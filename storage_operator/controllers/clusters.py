@@ -1,5 +1,5 @@
 """CephCluster: keep its status true (health, capacity, OSDs, mons), and hold its deletion while pools
-or file systems still use it. External mode only; a managed cluster is told it is not supported yet."""
+or file systems still use it. A managed cluster is also made and kept running (``managed``)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,30 @@ import contextlib
 from datetime import UTC, datetime
 
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec, CephClusterStatus
+from storage_operator.ceph.daemons import build_osd_dump, parse_osd_dump
 from storage_operator.ceph.observe import observe_cluster
 from storage_operator.ceph.status import HEALTH_CODES
 from storage_operator.ceph.world import ClusterObservation
+from storage_operator.controllers import managed
 from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.osd_lifecycle import Managed
 from storage_operator.controllers.osds import sync_osds
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import StorageError
 from storage_operator.kube import objects
-from storage_operator.reconcile.cluster import Failure, fold_connected, fold_failure, fold_managed
+from storage_operator.reconcile.cluster import (
+    Failure,
+    fold_bootstrapping,
+    fold_connected,
+    fold_failure,
+    fold_managed_progress,
+)
 from storage_operator.reconcile.deletion import cluster_blockers
 from storage_operator.reconcile.events import Event
 
 KIND = "CephCluster"
+BOOTSTRAP_RECHECK = 3.0  # while a managed cluster comes up: look again this soon
 
 
 async def reconcile(rt: Runtime, body: Body) -> Outcome:
@@ -30,11 +40,7 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     previous = rt.status_of(body, CephClusterStatus)
     now = datetime.now(UTC)
     if not spec.external.enable:
-        # Managed mode runs no daemons yet; it keeps the CephOSDs its selection implies.
-        selection, osd_events = await sync_osds(rt, body, spec)
-        fold = fold_managed(spec, previous, generation=generation, now=now, selection=selection)
-        await rt.write_status(KIND, body, previous, fold.status, fold.events + osd_events)
-        return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds))
+        return await _reconcile_managed(rt, body, spec, previous, now)
     error: BaseException | None = None
     try:
         connection = await rt.connection(namespace, name, spec)
@@ -54,6 +60,44 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
     if error is not None:
         return Outcome(ok=False, recheck=refresh, error=error)
     return Outcome(ok=True, recheck=refresh)
+
+
+async def _reconcile_managed(
+    rt: Runtime, body: Body, spec: CephClusterSpec, previous: CephClusterStatus | None, now: datetime
+) -> Outcome:
+    meta = body["metadata"]
+    namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    events: list[Event] = []
+    try:
+        identity = await managed.ensure_identity(rt, body, spec, events)
+    except StorageError as exc:
+        # Cannot run (wrong namespace, no node for a mon): say why; the selection is still planned.
+        selection, osd_events, phases = await sync_osds(rt, body, spec)
+        reason, message = failure_of(exc)
+        fold = fold_failure(spec, previous, Failure(reason, message), generation=generation, now=now)
+        fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
+        await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
+        return Outcome(ok=False, recheck=float(spec.refresh_interval_seconds), error=exc)
+    session = rt.sessions.get(f"{namespace}/{name}", managed.connection_of(identity, rt))
+    try:
+        observed = await observe_cluster(session)
+    except StorageError as exc:
+        selection, osd_events, phases = await sync_osds(rt, body, spec)
+        mons = ", ".join(f"{m.mon_id} on {m.node}" for m in identity.mons)
+        waiting = f"waiting for the mons ({mons}) to form a quorum ({failure_of(exc)[1]})"
+        fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
+        await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
+        return Outcome(ok=True, recheck=BOOTSTRAP_RECHECK)
+    await managed.ensure_mgr(rt, body, spec, identity, session)
+    osd_map = parse_osd_dump(await session.call(build_osd_dump()))
+    context = Managed(managed.owner_of(body), session, identity.fsid, spec.ceph_version.image, osd_map)
+    selection, osd_events, phases = await sync_osds(rt, body, spec, context)
+    fold = fold_connected(spec, previous, observed, generation=generation, now=now)
+    fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
+    _export(rt, namespace, name, observed)
+    await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
+    settled = fold.status.phase == "Ready"
+    return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds) if settled else BOOTSTRAP_RECHECK)
 
 
 def _export(rt: Runtime, namespace: str, name: str, observed: ClusterObservation) -> None:

@@ -45,6 +45,11 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
     async def inventory_changed(**_: Any) -> None:
         rt.kick_kind(clusters.KIND)
 
+    # An agent reported a CephOSD prepared (or failed): its cluster starts the OSD without waiting.
+    @kopf.on.field(GROUP, VERSION, kind_named("CephOSD").plural, field="status.phase", registry=registry)
+    async def osd_phase_changed(**_: Any) -> None:
+        rt.kick_kind(clusters.KIND)
+
 
 def _register_kind(
     registry: kopf.OperatorRegistry, rt: Runtime, kind: str, reconcile: Reconcile, delete: Delete

@@ -1,7 +1,8 @@
 """A managed CephCluster's CephOSDs: one per selected available device of the nodes' DiskInventories.
 
-They stay Pending until managed mode prepares devices (a later version); a device that disappears or
-becomes unavailable marks its CephOSD Unavailable; nothing that Ceph knows of is ever deleted here.
+A device that disappears or becomes unavailable before it is prepared marks its CephOSD Unavailable;
+once the cluster's mons answer, each CephOSD goes through its lifecycle (``osd_lifecycle``). Nothing
+that Ceph knows of is ever deleted here.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
 from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
 from storage_operator.api.v1alpha1.diskinventory import Device, DiskInventoryStatus
+from storage_operator.controllers.osd_lifecycle import Managed, advance
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import Conflict, NotFound
 from storage_operator.kube import objects
@@ -16,9 +18,13 @@ from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.osds import CLUSTER_LABEL, Selection, build_cephosd, fold_osd_status, select_osds
 
 KIND = "CephOSD"
+WARNING_PHASES = ("Unavailable", "Failed", "Down")
 
 
-async def sync_osds(rt: Runtime, cluster: Body, spec: CephClusterSpec) -> tuple[Selection, list[Event]]:
+async def sync_osds(
+    rt: Runtime, cluster: Body, spec: CephClusterSpec, managed: Managed | None = None
+) -> tuple[Selection, list[Event], dict[str, str]]:
+    """Plan the CephOSDs, advance each (managed and connected), and say where each is: name -> phase."""
     meta = cluster["metadata"]
     namespace, name = meta["namespace"], meta["name"]
     inventories = {
@@ -52,10 +58,11 @@ async def sync_osds(rt: Runtime, cluster: Body, spec: CephClusterSpec) -> tuple[
     if created:
         events.append(Event.normal("OSDsPlanned", f"CephOSDs made for {', '.join(created)}"))
     dropped = []
+    phases: dict[str, str] = {}
     for osd_name, item in existing.items():
         osd_spec = CephOSDSpec.model_validate(item.get("spec") or {})
         previous = rt.status_of(item, CephOSDStatus)
-        if osd_name not in wanted and (previous is None or previous.osd_id is None):
+        if osd_name not in wanted and (previous is None or (previous.osd_id is None and previous.osd_uuid is None)):
             # Never prepared, so nothing is on the device: a de-selected CephOSD simply goes.
             try:
                 await rt.kube(objects.delete_object, rt.api, KIND, osd_name, namespace)
@@ -65,13 +72,19 @@ async def sync_osds(rt: Runtime, cluster: Body, spec: CephClusterSpec) -> tuple[
             continue
         device = _device(inventories.get(osd_spec.node), osd_spec.device.path)
         status = fold_osd_status(previous, device=device, node=osd_spec.node, path=osd_spec.device.path)
-        if previous is None or status.phase != previous.phase:
-            note = Event.warning if status.phase == "Unavailable" else Event.normal
+        if managed is not None:
+            status = await advance(rt, managed, item, osd_spec, status)
+        uid = str(item["metadata"]["uid"])
+        if status.phase != rt.announced.get(uid):
+            # Phases the agent sets (Prepared, Failed) are announced here too, when first seen.
+            note = Event.warning if status.phase in WARNING_PHASES else Event.normal
             await rt.post(item, note(status.phase or "Pending", status.message or ""))
+            rt.announced[uid] = status.phase or "Pending"
         await rt.write_status(KIND, item, previous, status, [])
+        phases[osd_name] = status.phase or "Pending"
     if dropped:
         events.append(Event.normal("OSDsDropped", f"no longer selected, never prepared, removed: {', '.join(dropped)}"))
-    return selection, events
+    return selection, events, phases
 
 
 def _device(inventory: DiskInventoryStatus | None, path: str) -> Device | None:

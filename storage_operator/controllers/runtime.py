@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,11 +29,12 @@ from storage_operator.controllers.errors import deletion_waits
 from storage_operator.controllers.nfs.provisioner import NFSProvisioner
 from storage_operator.errors import CephUnavailable, KubeAPIError, NotFound, NotReady
 from storage_operator.kube import events as kube_events
-from storage_operator.kube import objects
+from storage_operator.kube import objects, workloads
 from storage_operator.kube.patch import merge_patch
 from storage_operator.metrics import Metrics
 from storage_operator.reconcile.deletion import fold_blocked
 from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.managed import MonPlace, admin_secret, config_map_name
 from storage_operator.reconcile.pools import parse_owner
 
 T = TypeVar("T")
@@ -65,6 +67,7 @@ class Runtime:
     kicks: dict[str, asyncio.Event] = field(default_factory=dict)
     seen_generation: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # uid -> kind of every running loop
+    announced: dict[str, str] = field(default_factory=dict)  # CephOSD uid -> the phase last told in an Event
     nfs: NFSProvisioner | None = None  # set while leading: the NFS provisioner (its caches and connections)
     _kube_pool: ThreadPoolExecutor = field(init=False)
 
@@ -161,17 +164,13 @@ class Runtime:
                 raise NotReady(f"CephCluster {ref} does not exist in namespace {namespace}", delay=10) from None
         name = str(body["metadata"]["name"])
         spec = CephClusterSpec.model_validate(body.get("spec") or {})
-        if not spec.external.enable:
-            raise NotReady(
-                f"CephCluster {name} is in managed mode, which this version does not run yet; "
-                "point the object at an external cluster",
-                delay=300,
-            )
         connection = await self.connection(namespace, name, spec)
         session = self.sessions.get(f"{namespace}/{name}", connection)
         return ClusterHandle(namespace, name, body, session, float(spec.refresh_interval_seconds))
 
     async def connection(self, namespace: str, name: str, spec: CephClusterSpec) -> ConnectionSpec:
+        if not spec.external.enable:
+            return await self._managed_connection(namespace, name)
         ref = spec.external.secret_ref
         if ref is None:
             raise CephUnavailable("SecretMissing", f"CephCluster {name} names no secretRef")
@@ -197,6 +196,26 @@ class Runtime:
             user_id=data["userID"].strip().removeprefix("client."),
             key=data["userKey"].strip(),
             expected_fsid=spec.external.fsid,
+            connect_timeout=self.config.ceph_connect_timeout,
+            op_timeout=self.config.ceph_op_timeout,
+        )
+
+    async def _managed_connection(self, namespace: str, name: str) -> ConnectionSpec:
+        """A managed cluster: its mons from its ConfigMap, the admin key from its Secret (both made by the
+        operator when it bootstrapped the cluster)."""
+        conf = await self.kube(workloads.read_config_map, self.api, namespace, config_map_name(name))
+        mons = json.loads((conf or {}).get("mons.json") or "{}")
+        if not conf or not mons:
+            raise NotReady(f"managed CephCluster {name} has no mons yet", delay=5)
+        try:
+            data = await self.kube(objects.read_secret, self.api, namespace, admin_secret(name))
+        except NotFound:
+            raise NotReady(f"managed CephCluster {name} has no admin key yet", delay=5) from None
+        return ConnectionSpec(
+            mon_hosts=tuple(MonPlace.from_json(i, d).addrvec for i, d in sorted(mons.items())),
+            user_id=data["userID"],
+            key=data["userKey"],
+            expected_fsid=conf.get("fsid"),
             connect_timeout=self.config.ceph_connect_timeout,
             op_timeout=self.config.ceph_op_timeout,
         )

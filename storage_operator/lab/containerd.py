@@ -25,6 +25,8 @@ NAMESPACE = "k8s.io"  # the CRI plugin's namespace: what the kubelet sees
 CNI_BIN_DIR = "/usr/lib/cni"  # Debian's containernetworking-plugins
 # Names the lab gives the imported images; manifests/lab/ points the workloads at IMAGE.
 IMAGE = "localhost/storage-operator:lab"
+# The image with the Ceph daemons: the agent (ceph-osd --mkfs) and a managed cluster's daemons run it.
+CEPH_IMAGE = "localhost/storage-operator-ceph:lab"
 PAUSE_IMAGE = "localhost/lab-pause:lab"
 BUILD_IMAGE = REPO_ROOT / "hack" / "build-image.sh"
 # containerd 1.6 puts its shims' sockets here whatever its root and state say; removed when the lab made it.
@@ -148,7 +150,7 @@ def build_images() -> dict[str, Path]:
     """hack/build-image.sh for the project's image and the sandbox image: archive path by target (built
     only when the project's files changed since the cached archive)."""
     done = subprocess.run(
-        [str(BUILD_IMAGE), "storage-operator", "lab-pause"],
+        [str(BUILD_IMAGE), "storage-operator", "ceph", "lab-pause"],
         capture_output=True,
         text=True,
         check=False,
@@ -200,7 +202,7 @@ def import_images(ctx: LabContext) -> str:
         record = {}
     present = set(ctr(paths, "images", "list", "--quiet").split())
     imported = []
-    for target, name in (("storage-operator", IMAGE), ("lab-pause", PAUSE_IMAGE)):
+    for target, name in (("storage-operator", IMAGE), ("ceph", CEPH_IMAGE), ("lab-pause", PAUSE_IMAGE)):
         archive = archives.get(target)
         if archive is None:
             raise LabError(f"hack/build-image.sh did not report an archive for {target}")
@@ -218,7 +220,10 @@ def import_images(ctx: LabContext) -> str:
         imported.append(name)
     took = time.monotonic() - t0 - built
     what = f"imported {', '.join(imported)} in {took:.1f}s" if imported else "already imported"
-    return f"{IMAGE} from {archives['storage-operator'].name} (build step {built:.1f}s), {PAUSE_IMAGE}: {what}"
+    return (
+        f"{IMAGE} from {archives['storage-operator'].name}, {CEPH_IMAGE} from {archives['ceph'].name} "
+        f"(build step {built:.1f}s), {PAUSE_IMAGE}: {what}"
+    )
 
 
 def _imported_ref(ctr_output: str, archive: Path) -> str:

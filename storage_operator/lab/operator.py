@@ -24,6 +24,7 @@ from storage_operator.lab import probe
 from storage_operator.lab.binaries import REPO_ROOT
 from storage_operator.lab.ceph import mon_host
 from storage_operator.lab.config import LabConfig
+from storage_operator.lab.containerd import CEPH_IMAGE
 from storage_operator.lab.context import LabContext
 from storage_operator.lab.controlplane import SA_ISSUER
 from storage_operator.lab.kubeconfig import render_token_kubeconfig
@@ -162,12 +163,41 @@ def await_operator(ctx: LabContext) -> str:
     )
 
 
+# A managed cluster on one lab node: its OSDs share a host (CRUSH spreads copies over OSDs, not hosts),
+# this machine's disk is fuller than a mon likes by default, and OSDs get little memory.
+LAB_MANAGED_CEPH_CONFIG = {
+    "global": {
+        "osd_crush_chooseleaf_type": "0",
+        "osd_pool_default_size": "2",
+        "mon_data_avail_warn": "5",
+        "mon_warn_on_pool_no_redundancy": "false",
+    },
+    "osd": {"osd_memory_target": str(512 * 1024**2), "bluestore_cache_autotune": "false"},
+}
+
+
+def managed_on_real_node(spec: dict[str, Any], config: LabConfig) -> None:
+    """The managed example on the lab's real node: its three disks, one mon, the lab's Ceph image, and
+    the mons' store under the lab's directory (removed with it)."""
+    spec["cephVersion"] = {"image": CEPH_IMAGE}
+    spec["dataDirHostPath"] = str(config.paths.node / "ceph")
+    spec["mon"] = {"count": 1, "allowMultiplePerNode": False}
+    spec["storage"] = {
+        "useAllNodes": False,
+        "nodes": [{"name": config.real_nodes[0], "deviceFilter": "^loop[0-9]+$"}],
+        "minDeviceSizeBytes": spec.get("storage", {}).get("minDeviceSizeBytes", 1024**3),
+    }
+    spec["cephConfig"] = LAB_MANAGED_CEPH_CONFIG
+
+
 def localize(doc: dict[str, Any], config: LabConfig) -> dict[str, Any]:
     """An example as it must be for this lab: its monitors and metrics port, wherever LAB_PORT_BASE put them."""
     spec = doc.get("spec", {})
     if doc["kind"] == "CephCluster" and spec.get("external", {}).get("enable"):
         spec["external"]["monHosts"] = [mon_host(config)]
         spec.setdefault("monitoring", {})["port"] = config.ports.mgr_prometheus
+    elif doc["kind"] == "CephCluster" and config.real_nodes:
+        managed_on_real_node(spec, config)
     if doc["kind"] == "NFSBackend":
         spec["port"] = config.ports.nfs
     return doc

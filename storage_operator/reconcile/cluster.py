@@ -4,6 +4,7 @@ Events a change of health or connection deserves (pure)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,10 +25,6 @@ from storage_operator.reconcile.osds import Selection
 from storage_operator.reconcile.units import human_bytes
 
 PHASE_BY_HEALTH = {"HEALTH_OK": "Ready", "HEALTH_WARN": "Warning", "HEALTH_ERR": "Error"}
-MANAGED_NOT_SUPPORTED = (
-    "managed mode (the operator running mons, mgr and OSDs on the nodes' disks) is not supported by this "
-    "version yet; set spec.external to connect to a running cluster"
-)
 
 
 @dataclass(frozen=True)
@@ -226,33 +223,48 @@ def _fold_selection(
     return [Event.normal("DevicesSelected", message) if ok else Event.warning("SelectionProblem", message)]
 
 
-def fold_managed(
+def fold_bootstrapping(
     spec: CephClusterSpec,
     previous: CephClusterStatus | None,
+    waiting: str,
     *,
     generation: int | None,
     now: datetime,
-    selection: Selection | None = None,
+    selection: Selection,
 ) -> ClusterFold:
-    """A managed cluster is accepted and left Pending with one condition and one Event (no retry loop);
-    the devices its storage selection picks are reported (condition DevicesSelected, an Event on change)."""
+    """A managed cluster whose mons do not answer yet (being made, starting, forming a quorum): it is
+    progressing, not failing; the message says what it waits for."""
     status = _base(previous, generation)
     events: list[Event] = []
-    if find(status.conditions, "Supported") is None:
-        events.append(Event.warning("ManagedModeNotSupported", MANAGED_NOT_SUPPORTED))
-    status.phase = "Pending"
-    status.message = MANAGED_NOT_SUPPORTED
-    if selection is not None:
-        events += _fold_selection(status, selection, now=now, generation=generation)
-        status.message = f"{MANAGED_NOT_SUPPORTED}; {selection.describe()}"
+    before = find(status.conditions, "Connected")
+    if before is None or before.reason != "Bootstrapping":
+        events.append(Event.normal("Bootstrapping", waiting))
+    status.phase = "Progressing"
+    status.message = f"{waiting}; {selection.describe()}"
+    if status.ceph is not None:
+        status.ceph = status.ceph.model_copy(update={"health": "HEALTH_UNKNOWN", "details": {}})
     status.conditions = set_condition(
-        status.conditions,
-        "Supported",
-        "False",
-        "ManagedModeNotSupported",
-        MANAGED_NOT_SUPPORTED,
-        now=now,
-        generation=generation,
+        status.conditions, "Connected", "False", "Bootstrapping", waiting, now=now, generation=generation
     )
+    events += _fold_selection(status, selection, now=now, generation=generation)
     events += _with_spec_validity(status, spec_problems(spec), now, generation)
     return ClusterFold(status, events)
+
+
+def fold_managed_progress(
+    fold: ClusterFold, selection: Selection, osd_phases: Mapping[str, str], *, now: datetime, generation: int | None
+) -> ClusterFold:
+    """A managed cluster: the selection's condition; Progressing until every CephOSD runs (Ceph's health
+    alone would say OK with no OSD at all, or Warning while they start); Warning when one failed."""
+    fold.events += _fold_selection(fold.status, selection, now=now, generation=generation)
+    running = sum(1 for p in osd_phases.values() if p == "Running")
+    failed = sorted(n for n, p in osd_phases.items() if p in ("Failed", "Down"))
+    if fold.status.phase not in ("Warning", "Ready"):
+        return fold
+    if failed:
+        fold.status.phase = "Warning"
+        fold.status.message = f"CephOSDs not running: {', '.join(failed)}; {fold.status.message}"
+    elif running < len(osd_phases):
+        fold.status.phase = "Progressing"
+        fold.status.message = f"{running}/{len(osd_phases)} OSDs running; {fold.status.message}"
+    return fold

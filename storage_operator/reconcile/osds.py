@@ -138,16 +138,17 @@ def _admit(cluster: str, node: str, device: Device, storage: StorageSpec, select
 
 # ---------------------------------------------------------------------------- CephOSD status
 
-PENDING_MESSAGE = "selected for an OSD; preparing devices (managed mode) is not done by this version yet, so it waits"
+PENDING_MESSAGE = "selected for an OSD; waiting for the cluster's mons to allocate its id"
 
 
 def fold_osd_status(previous: CephOSDStatus | None, *, device: Device | None, node: str, path: str) -> CephOSDStatus:
     """Pending while its device is there and available; Unavailable (with why) when it is not.
 
-    An OSD Ceph already knows (osdId set) keeps its phase: only managed mode may change it.
+    An OSD Ceph already knows of (an id, or a uuid being allocated) keeps its phase: only its lifecycle
+    changes it.
     """
     status = previous.model_copy(deep=True) if previous is not None else CephOSDStatus()
-    if status.osd_id is not None:
+    if status.osd_id is not None or status.osd_uuid is not None:
         return status
     if device is None:
         status.phase, status.message = "Unavailable", f"{path} is no longer in the DiskInventory of {node}"

@@ -205,7 +205,7 @@ def test_parse_blkid_export_skips_lines_without_a_value_and_keeps_later_equals()
 
 
 def test_parse_bluestore_label_fixture() -> None:
-    assert parse_bluestore_label(label_bytes()) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7)
+    assert parse_bluestore_label(label_bytes()) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True)
 
 
 def test_the_fixture_holds_the_dummy_key() -> None:
@@ -219,7 +219,7 @@ def test_the_fixture_holds_the_dummy_key() -> None:
 def test_parse_bluestore_label_never_returns_the_key() -> None:
     label = parse_bluestore_label(label_bytes())
     assert label is not None
-    assert [f.name for f in dataclasses.fields(label)] == ["osd_uuid", "ceph_fsid", "whoami"]
+    assert [f.name for f in dataclasses.fields(label)] == ["osd_uuid", "ceph_fsid", "whoami", "ready"]
     shown = repr(label) + str(label) + "".join(str(v) for v in dataclasses.asdict(label).values())
     assert "AAAA" not in shown
     assert "osd_key" not in shown
@@ -232,7 +232,7 @@ def test_parse_bluestore_label_does_not_decode_the_key() -> None:
     garbled = raw.replace(DUMMY_KEY, b"\xff" * len(DUMMY_KEY))
     assert garbled != raw
     assert len(garbled) == len(raw)
-    assert parse_bluestore_label(garbled) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7)
+    assert parse_bluestore_label(garbled) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True)
 
 
 @pytest.mark.parametrize(
@@ -262,9 +262,9 @@ def test_parse_bluestore_label_any_truncation_never_raises() -> None:
         assert isinstance(label, CephLabel), n
         assert label.osd_uuid in (OSD_UUID, "unreadable"), n
         assert label.ceph_fsid in (CEPH_FSID, None), n
-    assert parse_bluestore_label(raw[:end]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7)
+    assert parse_bluestore_label(raw[:end]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True)
     # Cut inside the last value: what was read is kept, the OSD id is not guessed.
-    assert parse_bluestore_label(raw[: end - 1]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=None)
+    assert parse_bluestore_label(raw[: end - 1]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=None, ready=True)
 
 
 def test_parse_bluestore_label_non_text_uuid_is_unreadable() -> None:

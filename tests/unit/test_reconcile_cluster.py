@@ -22,16 +22,17 @@ from storage_operator.api.v1alpha1.cephcluster import (
 from storage_operator.api.v1alpha1.cephcluster import HealthCheck as HealthCheckStatus
 from storage_operator.ceph.world import ClusterObservation
 from storage_operator.reconcile.cluster import (
-    MANAGED_NOT_SUPPORTED,
     ClusterFold,
     Failure,
+    fold_bootstrapping,
     fold_connected,
     fold_failure,
-    fold_managed,
+    fold_managed_progress,
     spec_problems,
 )
 from storage_operator.reconcile.conditions import find
 from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.osds import Selection
 from tests.unit.ceph_world import LAB_FSID, NOW, example_spec, lab_with_health_of, observation
 
 LATER = NOW + timedelta(minutes=5)
@@ -165,11 +166,19 @@ def test_phase_by_health(health: str, phase: str, shown: str, event: tuple[str, 
     assert [(e.type, e.reason) for e in fold.events] == ([event] if event else [])
 
 
-def test_connected_clears_the_managed_mode_condition() -> None:
-    pending = fold_managed(external(), None, generation=1, now=NOW).status
-    assert find(pending.conditions, "Supported") is not None
-    fold = connected(pending, now=LATER, generation=2)
-    assert find(fold.status.conditions, "Supported") is None
+WAITING = "waiting for the mons (a on node-a) to form a quorum"
+
+
+def bootstrapping(previous: CephClusterStatus | None = None, *, spec: CephClusterSpec | None = None) -> ClusterFold:
+    return fold_bootstrapping(spec or managed(), previous, WAITING, generation=1, now=NOW, selection=Selection())
+
+
+def test_a_bootstrapped_cluster_that_answers_is_connected() -> None:
+    waiting = bootstrapping().status
+    assert condition(waiting, "Connected") == ("False", "Bootstrapping", WAITING)
+    fold = connected(waiting, spec=managed(), now=LATER, generation=2)
+    assert condition(fold.status, "Connected")[0] == "True"
+    assert "Connected" in [e.reason for e in fold.events]
     assert fold.status.phase == "Ready"
 
 
@@ -225,25 +234,43 @@ def test_reconnecting_after_a_failure_posts_connected_again() -> None:
     assert condition(back.status, "Connected")[0] == "True"
 
 
-# ---------------------------------------------------------------------------- fold_managed
+# ---------------------------------------------------------------------------- managed mode
 
 
-def test_managed_mode_is_pending_with_one_event() -> None:
-    first = fold_managed(managed(), None, generation=1, now=NOW)
-    assert first.events == [Event.warning("ManagedModeNotSupported", MANAGED_NOT_SUPPORTED)]
-    assert (first.status.phase, first.status.message, first.status.observed_generation) == (
-        "Pending",
-        MANAGED_NOT_SUPPORTED,
-        1,
-    )
-    assert condition(first.status, "Supported") == ("False", "ManagedModeNotSupported", MANAGED_NOT_SUPPORTED)
+def test_bootstrapping_is_progressing_and_said_once() -> None:
+    first = bootstrapping()
+    assert [(e.type, e.reason) for e in first.events] == [("Normal", "Bootstrapping"), ("Warning", "SelectionProblem")]
+    assert first.status.phase == "Progressing"
+    assert first.status.message.startswith(WAITING)
     assert condition(first.status, "SpecValid")[0] == "True"
-    second = fold_managed(managed(), first.status, generation=2, now=LATER)
+    second = bootstrapping(first.status)
     assert second.events == []
-    assert second.status.observed_generation == 2
-    supported = find(second.status.conditions, "Supported")
-    assert supported is not None
-    assert supported.last_transition_time == NOW
+    connected_ = find(second.status.conditions, "Connected")
+    assert connected_ is not None
+    assert connected_.last_transition_time == NOW
+
+
+@pytest.mark.parametrize(
+    ("phases", "phase", "prefix"),
+    [
+        ({}, "Ready", "HEALTH_OK"),
+        ({"a": "Running", "b": "Running"}, "Ready", "HEALTH_OK"),
+        ({"a": "Running", "b": "Prepared", "c": "Preparing"}, "Progressing", "1/3 OSDs running; "),
+        ({"a": "Running", "b": "Failed"}, "Warning", "CephOSDs not running: b; "),
+        ({"a": "Down", "b": "Running"}, "Warning", "CephOSDs not running: a; "),
+    ],
+    ids=["no-osds", "all-running", "starting", "failed", "down"],
+)
+def test_a_managed_cluster_is_ready_only_when_every_osd_runs(phases: dict[str, str], phase: str, prefix: str) -> None:
+    fold = fold_managed_progress(connected(spec=managed()), Selection(), phases, now=NOW, generation=1)
+    assert fold.status.phase == phase
+    assert (fold.status.message or "").startswith(prefix)
+
+
+def test_a_failing_managed_cluster_stays_failing() -> None:
+    failed = fold_failure(managed(), None, UNREACHABLE, generation=1, now=NOW)
+    fold = fold_managed_progress(failed, Selection(), {"a": "Pending"}, now=NOW, generation=1)
+    assert (fold.status.phase, fold.status.message) == ("Failure", UNREACHABLE.message)
 
 
 # ---------------------------------------------------------------------------- spec_problems
@@ -277,15 +304,12 @@ def test_invalid_spec_condition_and_one_event() -> None:
     spec = CephClusterSpec.model_validate(
         {**example_spec("cephcluster-managed.yaml"), "storage": {"nodes": [{"name": "node-b", "deviceFilter": "(["}]}}
     )
-    first = fold_managed(spec, None, generation=1, now=NOW)
+    first = bootstrapping(spec=spec)
     [problem] = spec_problems(spec)
-    assert first.events == [
-        Event.warning("ManagedModeNotSupported", MANAGED_NOT_SUPPORTED),
-        Event.warning("InvalidSpec", problem),
-    ]
+    assert first.events[-1] == Event.warning("InvalidSpec", problem)
     assert condition(first.status, "SpecValid") == ("False", "InvalidRegex", problem)
-    assert fold_managed(spec, first.status, generation=1, now=LATER).events == []
-    fixed = fold_managed(managed(), first.status, generation=2, now=LATER)
+    assert bootstrapping(first.status, spec=spec).events == []
+    fixed = bootstrapping(first.status)
     assert fixed.events == []
     assert condition(fixed.status, "SpecValid")[0] == "True"
 

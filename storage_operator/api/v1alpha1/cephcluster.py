@@ -61,7 +61,10 @@ class ExternalSpec(APIModel):
 
 class CephVersionSpec(APIModel):
     image: str = Field(
-        "localhost/storage-operator:latest", max_length=512, description="Image the managed Ceph daemons run."
+        "localhost/storage-operator-ceph:latest",
+        max_length=512,
+        description="Image the managed Ceph daemons (and the agents' OSD preparation) run: the project's image "
+        "built with --target ceph. Changing it rolls the daemons one at a time.",
     )
 
 
@@ -195,6 +198,19 @@ class CephClusterSpec(APIModel):
     storage: StorageSpec = nested(StorageSpec, "Which devices become OSDs.")
     cleanup_policy: CleanupPolicy = nested(CleanupPolicy, "What deleting the cluster may destroy.")
     monitoring: MonitoringSpec = nested(MonitoringSpec, "Metrics.")
+    ceph_config: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Ceph options by section (global, mon, mgr, osd, mds, osd.3, ...), written into the "
+        "managed cluster's ceph.conf, e.g. {global: {osd_crush_chooseleaf_type: '0'}}. Managed mode only.",
+        json_schema_extra={
+            "maxProperties": 32,
+            "additionalProperties": {
+                "type": "object",
+                "maxProperties": 128,
+                "additionalProperties": {"type": "string", "maxLength": 1024},
+            },
+        },
+    )
     refresh_interval_seconds: int = Field(
         30,
         ge=2,

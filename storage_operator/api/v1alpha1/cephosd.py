@@ -52,5 +52,6 @@ class CephOSDStatus(CommonStatus):
     )
     osd_id: int | None = Field(None, ge=0, description="The id Ceph allocated (osd.N).")
     osd_uuid: str | None = Field(None, alias="osdUUID", description="The OSD's uuid (as in `ceph osd dump`).")
+    fsid: str | None = Field(None, description="The fsid of the Ceph cluster the OSD was made for.")
     up: bool | None = Field(None, description="The OSD daemon is up in the OSD map.")
     in_: bool | None = Field(None, alias="in", description="The OSD holds data (in the OSD map).")

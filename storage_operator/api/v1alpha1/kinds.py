@@ -41,6 +41,8 @@ class Kind:
     columns: tuple[Column, ...]
     description: str
     categories: tuple[str, ...] = ("storage",)
+    # Fields a list or watch may select on (?fieldSelector=spec.node=...), beyond name and namespace.
+    selectable_fields: tuple[str, ...] = ()
 
     @property
     def singular(self) -> str:
@@ -77,6 +79,7 @@ KINDS: tuple[Kind, ...] = (
         spec=CephOSDSpec,
         status=CephOSDStatus,
         description="One OSD on one device of one node (created by the operator from a CephCluster).",
+        selectable_fields=(".spec.node",),  # each node's agent watches only its own
         columns=(
             Column("Node", "string", ".spec.node"),
             Column("Device", "string", ".spec.device.path"),

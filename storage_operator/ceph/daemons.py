@@ -1,0 +1,150 @@
+"""The mon commands a managed cluster needs to run its own daemons: cephx entities for them, OSD ids
+allocated and released, and the questions asked before a daemon may stop or an OSD may go (pure).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from storage_operator.ceph.command import Command, mgr, mon
+
+# What each kind of daemon may do, as Ceph's own deployment tools grant it.
+DAEMON_CAPS: dict[str, dict[str, str]] = {
+    "mgr": {"mon": "allow profile mgr", "osd": "allow *", "mds": "allow *"},
+    "mds": {"mon": "allow profile mds", "osd": "allow *", "mds": "allow", "mgr": "allow profile mds"},
+}
+
+
+def build_get_or_create(entity: str, caps: Mapping[str, str]) -> Command:
+    """A cephx entity with these caps (the existing key when it is there already)."""
+    flat: list[str] = []
+    for service, cap in caps.items():
+        flat += [service, cap]
+    return mon("auth get-or-create", what=f"make the cephx key of {entity}", entity=entity, caps=flat)
+
+
+def parse_key(doc: Any, entity: str) -> str:
+    """The key from ``auth get-or-create`` / ``auth get`` JSON: a list of {entity, key, caps}."""
+    for item in doc or []:
+        if isinstance(item, dict) and item.get("entity") == entity and item.get("key"):
+            return str(item["key"])
+    raise ValueError(f"the reply names no key for {entity}")
+
+
+def build_auth_rm(entity: str) -> Command:
+    return mon("auth rm", what=f"remove the cephx key of {entity}", ok_errnos=frozenset({errno.ENOENT}), entity=entity)
+
+
+def build_osd_new(uuid: str, key: str) -> Command:
+    """Allocate an OSD id for ``uuid`` with its cephx key. The same uuid and key again return the same id,
+    which is what makes a retry after a crash safe."""
+    secret = json.dumps({"cephx_secret": key}).encode()
+    return Command("osd new", {"uuid": uuid}, "mon", inbuf=secret, what=f"allocate an OSD id for {uuid}")
+
+
+def parse_osd_new(doc: Any) -> int:
+    if isinstance(doc, dict) and "osdid" in doc:
+        return int(doc["osdid"])
+    if isinstance(doc, int):
+        return doc
+    raise ValueError(f"unexpected reply to osd new: {doc!r}")
+
+
+def build_config_set(who: str, name: str, value: str) -> Command:
+    return mon("config set", what=f"set {name} for {who}", who=who, name=name, value=value)
+
+
+def build_module_enable(module: str) -> Command:
+    return mon("mgr module enable", what=f"enable mgr module {module}", module=module)
+
+
+def build_module_disable(module: str) -> Command:
+    return mon("mgr module disable", what=f"disable mgr module {module}", module=module)
+
+
+def build_osd_dump() -> Command:
+    return mon("osd dump", what="read the OSD map")
+
+
+@dataclass(frozen=True)
+class OsdState:
+    osd_id: int
+    uuid: str
+    up: bool
+    in_: bool
+
+
+def parse_osd_dump(doc: Any) -> dict[int, OsdState]:
+    osds: dict[int, OsdState] = {}
+    for item in (doc or {}).get("osds", []):
+        osd_id = int(item["osd"])
+        osds[osd_id] = OsdState(osd_id, str(item.get("uuid", "")), bool(item.get("up")), bool(item.get("in")))
+    return osds
+
+
+def build_osd_out(osd_id: int) -> Command:
+    return mon("osd out", what=f"mark osd.{osd_id} out", ids=[str(osd_id)])
+
+
+def build_osd_in(osd_id: int) -> Command:
+    return mon("osd in", what=f"mark osd.{osd_id} in", ids=[str(osd_id)])
+
+
+def build_safe_to_destroy(osd_id: int) -> Command:
+    # EBUSY/EAGAIN: not safe yet (data still on it, or not enough known); the reply says why.
+    return Command(
+        "osd safe-to-destroy",
+        {"ids": [str(osd_id)]},
+        "mon",
+        ok_errnos=frozenset({errno.EBUSY, errno.EAGAIN}),
+        what=f"ask whether osd.{osd_id} can go without losing data",
+    )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    why: str
+
+
+def parse_safe_to_destroy(doc: Any, osd_id: int) -> Verdict:
+    doc = doc or {}
+    if osd_id in [int(i) for i in doc.get("safe_to_destroy", [])]:
+        return Verdict(True, f"osd.{osd_id} holds no data that is not elsewhere")
+    reasons = []
+    if doc.get("active"):
+        reasons.append(f"{len(doc['active'])} placement groups still active on it")
+    if doc.get("missing_stats"):
+        reasons.append(f"no statistics yet for {len(doc['missing_stats'])} placement groups")
+    if doc.get("stored_pgs"):
+        reasons.append(f"{len(doc['stored_pgs'])} placement groups still stored on it")
+    return Verdict(False, "; ".join(reasons) or f"Ceph does not yet say osd.{osd_id} is safe to destroy")
+
+
+def build_ok_to_stop(kind: str, ids: Sequence[str]) -> Command:
+    """``osd ok-to-stop`` / ``mon ok-to-stop`` / ``mds ok-to-stop``: EBUSY means no."""
+    return Command(
+        f"{kind} ok-to-stop",
+        {"ids": list(ids)},
+        "mon",
+        ok_errnos=frozenset({errno.EBUSY, errno.EAGAIN}),
+        what=f"ask whether {kind}.{','.join(ids)} may stop",
+    )
+
+
+def build_osd_purge(osd_id: int) -> Command:
+    return mon(
+        "osd purge",
+        what=f"purge osd.{osd_id} (CRUSH entry, cephx key, id)",
+        ok_errnos=frozenset({errno.ENOENT}),
+        id=osd_id,
+        yes_i_really_mean_it=True,
+    )
+
+
+def build_mgr_services() -> Command:
+    return mgr("services", what="read the mgr's service endpoints")

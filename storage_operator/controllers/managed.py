@@ -1,0 +1,174 @@
+"""A managed CephCluster: the operator makes the cluster's identity (fsid, mon and admin keys, kept in
+a ConfigMap and Secrets), places and runs the mons, waits for their quorum, then runs the mgr and
+the OSDs that the CephOSDs describe. Every step is idempotent: a pass starts from what exists.
+
+Keys are made once and never replaced: the mons' store holds them after the first start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+
+from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
+from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
+from storage_operator.ceph.auth import KeyringEntry, generate_key, read_setting, render_keyring
+from storage_operator.ceph.connection import ConnectionSpec
+from storage_operator.ceph.daemons import (
+    DAEMON_CAPS,
+    build_config_set,
+    build_get_or_create,
+    build_module_enable,
+    parse_key,
+)
+from storage_operator.ceph.session import ClusterSession
+from storage_operator.controllers.runtime import Body, Runtime
+from storage_operator.errors import CephUnavailable, NotReady
+from storage_operator.kube import objects, workloads
+from storage_operator.reconcile.events import Event
+from storage_operator.reconcile.managed import (
+    MonPlace,
+    Owner,
+    admin_secret,
+    build_config_map,
+    build_daemon_deployment,
+    build_secret,
+    config_map_name,
+    daemon_secret,
+    merged_config,
+    mgr_pod,
+    mon_keyring_secret,
+    mon_pod,
+    place_mons,
+    render_ceph_conf,
+)
+from storage_operator.reconcile.osds import select_osds
+
+log = logging.getLogger("storage_operator")
+ADMIN = "admin"
+ADMIN_CAPS = {"mon": "allow *", "mgr": "allow *", "osd": "allow *", "mds": "allow *"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    fsid: str
+    admin_key: str
+    mons: tuple[MonPlace, ...]
+
+
+def owner_of(body: Body) -> Owner:
+    meta = body["metadata"]
+    return Owner(str(meta["name"]), str(meta["namespace"]), str(meta["uid"]))
+
+
+async def ensure_identity(rt: Runtime, body: Body, spec: CephClusterSpec, events: list[Event]) -> Identity:
+    """fsid and keys (made once), mon placement, ceph.conf, and the mon Deployments."""
+    owner = owner_of(body)
+    if owner.namespace != rt.config.namespace:
+        raise CephUnavailable(
+            "WrongNamespace",
+            f"a managed CephCluster lives in the operator's namespace {rt.config.namespace}, where its keys "
+            f"and daemons are kept; this one is in {owner.namespace}",
+        )
+    current = await rt.kube(workloads.read_config_map, rt.api, owner.namespace, config_map_name(owner.name))
+    fsid = (current or {}).get("fsid") or str(uuid.uuid4())
+    existing = tuple(MonPlace.from_json(i, d) for i, d in json.loads((current or {}).get("mons.json") or "{}").items())
+    mon_key, admin_key = generate_key(), generate_key()
+    keyring = render_keyring(
+        [
+            KeyringEntry("mon.", mon_key, {"mon": "allow *"}),
+            KeyringEntry(f"client.{ADMIN}", admin_key, ADMIN_CAPS),
+        ]
+    )
+    made = await rt.kube(
+        workloads.create_secret_once,
+        rt.api,
+        build_secret(owner, mon_keyring_secret(owner.name), {"keyring": keyring}),
+    )
+    if not made:
+        stored = await rt.kube(objects.read_secret, rt.api, owner.namespace, mon_keyring_secret(owner.name))
+        admin_key = _admin_key_of(stored.get("keyring", ""))
+    await rt.kube(
+        workloads.create_secret_once,
+        rt.api,
+        build_secret(owner, admin_secret(owner.name), {"userID": ADMIN, "userKey": admin_key}),
+    )
+    if made:
+        events.append(Event.normal("Bootstrapped", f"new cluster fsid {fsid}: mon and admin keys made into Secrets"))
+    nodes = await _mon_nodes(rt, spec, owner.name)
+    placement = place_mons(spec.mon.count, nodes, existing, allow_multiple_per_node=spec.mon.allow_multiple_per_node)
+    if not placement.mons:
+        raise NotReady(f"no node to put a mon on: {placement.problem}", delay=10)
+    if placement.problem:
+        events.append(Event.warning("MonPlacement", placement.problem))
+    conf = render_ceph_conf(fsid, placement.mons, merged_config(spec))
+    await rt.kube(workloads.apply, rt.api, build_config_map(owner, fsid, placement.mons, conf))
+    # The first monmap lists the mons of the first placement; a mon added later joins the quorum.
+    initial = existing or placement.mons
+    for mon in placement.mons:
+        pod = mon_pod(owner, mon, initial, fsid, spec.data_dir_host_path)
+        await rt.kube(workloads.apply, rt.api, build_daemon_deployment(owner, spec.ceph_version.image, pod))
+    return Identity(fsid, admin_key, placement.mons)
+
+
+def _admin_key_of(keyring: str) -> str:
+    section = keyring.split(f"[client.{ADMIN}]", 1)
+    key = read_setting(section[1], "key") if len(section) == 2 else None
+    if not key:
+        raise CephUnavailable("SecretInvalid", "the mon keyring Secret holds no client.admin key")
+    return key
+
+
+async def _mon_nodes(rt: Runtime, spec: CephClusterSpec, cluster: str) -> dict[str, str]:
+    """Nodes that may hold a mon: those the storage selection names (or all with an inventory), with an
+    address. Mons sit where the cluster's disks are: those nodes run the agent and are meant for Ceph."""
+    inventories = {
+        str(item["metadata"]["name"]): DiskInventoryStatus.model_validate(item.get("status") or {})
+        for item in await rt.kube(objects.list_objects, rt.api, "DiskInventory")
+    }
+    selection = select_osds(cluster, spec.storage, inventories)
+    names = {d.node for d in selection.desired} or (
+        set(inventories) if spec.storage.use_all_nodes else {n.name for n in spec.storage.nodes}
+    )
+    addresses = await rt.kube(workloads.node_addresses, rt.api)
+    return {n: addresses[n] for n in sorted(names) if n in addresses}
+
+
+def connection_of(identity: Identity, rt: Runtime) -> ConnectionSpec:
+    return ConnectionSpec(
+        mon_hosts=tuple(m.addrvec for m in identity.mons),
+        user_id=ADMIN,
+        key=identity.admin_key,
+        expected_fsid=identity.fsid,
+        connect_timeout=rt.config.ceph_connect_timeout,
+        op_timeout=rt.config.ceph_op_timeout,
+    )
+
+
+async def ensure_mgr(
+    rt: Runtime, body: Body, spec: CephClusterSpec, identity: Identity, session: ClusterSession
+) -> None:
+    """The mgr's key (from the mons), its Deployment on the first mon's node, and its modules."""
+    owner = owner_of(body)
+    node = identity.mons[0].node
+    for index in range(spec.mgr.count):
+        mgr_id = "ab"[index]
+        key = parse_key(await session.call(build_get_or_create(f"mgr.{mgr_id}", DAEMON_CAPS["mgr"])), f"mgr.{mgr_id}")
+        secret = build_secret(owner, daemon_secret(owner.name, "mgr", mgr_id), {"key": key})
+        await rt.kube(workloads.apply, rt.api, secret)
+        mgr_node = identity.mons[index % len(identity.mons)].node if index else node
+        deployment = build_daemon_deployment(owner, spec.ceph_version.image, mgr_pod(owner, mgr_id, mgr_node))
+        await rt.kube(workloads.apply, rt.api, deployment)
+    commands = []
+    if spec.monitoring.enabled:
+        # Bound to the mgr node's address, never to every address of the host.
+        ip = next(m.ip for m in identity.mons if m.node == node)
+        commands += [
+            build_config_set("mgr", "mgr/prometheus/server_addr", ip),
+            build_config_set("mgr", "mgr/prometheus/server_port", str(spec.monitoring.port)),
+            build_module_enable("prometheus"),
+        ]
+    commands += [build_module_enable(m.name) for m in spec.mgr.modules if m.enabled and m.name != "prometheus"]
+    await session.call_all(commands)

@@ -1,0 +1,1 @@
+"""Entrypoints of the Ceph daemon pods a managed cluster runs."""

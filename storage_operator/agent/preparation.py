@@ -16,7 +16,7 @@ from storage_operator.agent.eligibility import Policy, assess
 from storage_operator.agent.facts import DeviceFacts
 from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
 
-Action = Literal["mkfs", "done", "refuse", "wait"]
+Action = Literal["mkfs", "wipe", "done", "refuse", "wait"]
 
 
 @dataclass(frozen=True)
@@ -77,3 +77,20 @@ def decide(  # noqa: PLR0911 (one verdict per check, in the order they are made)
         why = "; ".join(f"{r.code}: {r.message}" for r in reasons)
         return Decision("refuse", f"{where} is no longer available ({why}): nothing was written")
     return Decision("mkfs", f"{where} checked again just now: still available; making {osd}")
+
+
+def decide_wipe(spec: CephOSDSpec, status: CephOSDStatus, device: DeviceFacts | None) -> Decision:
+    """Wipe only what this OSD left: its own BlueStore label (or nothing at all, which needs no wipe).
+    A device that shows anything else, or is mounted or held, is left as it is."""
+    where = f"{spec.device.path} on {spec.node}"
+    if device is None:
+        return Decision("refuse", f"{where} is not on the node any more: nothing to wipe")
+    label = device.probe.ceph
+    if device.mountpoints or device.holders:
+        return Decision("refuse", f"{where} is mounted or held now: left as it is")
+    if label is not None and label.osd_uuid == status.osd_uuid:
+        return Decision("wipe", f"{where} carries osd.{status.osd_id}'s BlueStore: wiping it")
+    if not device.probe.signatures and not device.partitions:
+        return Decision("done", f"{where} shows no signature: nothing to wipe")
+    found = ", ".join(s.type for s in device.probe.signatures) or "partitions"
+    return Decision("refuse", f"{where} carries {found}, not osd.{status.osd_id}'s BlueStore: left as it is")

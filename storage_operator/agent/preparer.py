@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -22,8 +23,8 @@ from typing import Any
 
 from storage_operator.agent.eligibility import Policy
 from storage_operator.agent.facts import DeviceFacts
-from storage_operator.agent.preparation import Decision, decide, find_device
-from storage_operator.agent.scanner import Scanner, probe
+from storage_operator.agent.preparation import Decision, decide, decide_wipe, find_device
+from storage_operator.agent.scanner import Scanner, Scope, probe
 from storage_operator.api.meta import GROUP, VERSION
 from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
 from storage_operator.errors import StorageError
@@ -55,6 +56,10 @@ def mkfs_argv(osd_id: int, osd_uuid: str, conf: Path, data: Path) -> list[str]:
         "bluestore",
         "--run-dir",
         str(data.parent),
+        # The fsck after mkfs sizes a tracker of shared blobs (there are none yet) at 128 MiB by default:
+        # three OSDs prepared at once would not fit the agent's memory limit.
+        "--bluestore_fsck_shared_blob_tracker_size",
+        "0.001",
         "--log-to-file=false",
         "--log-to-stderr=false",
         "--err-to-stderr=true",
@@ -85,6 +90,27 @@ def make_bluestore(device: str, osd_id: int, osd_uuid: str, fsid: str) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+WIPE_BYTES = 64 * 1024**2  # BlueStore's label, BlueFS superblock and the start of RocksDB's log
+
+
+def wipe_device(device: str) -> None:
+    """Remove every signature and zero the start of the device (then discard the rest where supported)."""
+    for argv in (["wipefs", "--all", "--quiet", device],):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=MKFS_TIMEOUT, check=False)
+        if done.returncode != 0:
+            raise StorageError(f"{argv[0]} on {device} exited {done.returncode}: {done.stderr.strip()[:300]}")
+    fd = os.open(device, os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        zeros = bytes(1024**2)
+        for _ in range(WIPE_BYTES // len(zeros)):
+            os.write(fd, zeros)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    # Best effort: a thin or sparse device gives its space back (a loop device punches holes in its file).
+    subprocess.run(["blkdiscard", device], capture_output=True, timeout=MKFS_TIMEOUT, check=False)
+
+
 def why_failed(stderr: str) -> str:
     """The lines of a failed Ceph tool that say why, without the stack trace it prints after them."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -97,13 +123,17 @@ class Preparer:
         self,
         api: LightClient,
         node: str,
-        scanner: Scanner,
+        scope: Scope,
+        mountinfo: Path,
         policy: Policy,
         *,
         mkfs: Callable[[str, int, str, str], None] = make_bluestore,
+        wipe: Callable[[str], None] = wipe_device,
     ) -> None:
-        self.api, self.node, self.scanner, self.policy, self.mkfs = api, node, scanner, policy, mkfs
+        self.api, self.node, self.scope, self.mountinfo = api, node, scope, mountinfo
+        self.policy, self.mkfs, self.wipe = policy, mkfs, wipe
         self.busy: set[str] = set()
+        self.tasks: set[asyncio.Task[None]] = set()
         self.prepared = 0
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -112,7 +142,7 @@ class Preparer:
             try:
                 listed = await self.api.get(f"{PATH}?{selector}")
                 for item in listed.get("items", []):
-                    await self.consider(item)
+                    self.consider(item)
                 version = str(listed["metadata"]["resourceVersion"])
                 async for event in self.api.watch(
                     f"{PATH}?{selector}", resource_version=version, timeout_seconds=WATCH_SECONDS
@@ -120,43 +150,75 @@ class Preparer:
                     if stop.is_set():
                         return
                     if event.get("type") in ("ADDED", "MODIFIED"):
-                        await self.consider(event["object"])
+                        self.consider(event["object"])
                     elif event.get("type") == "ERROR":
                         break  # too old a version: list again
             except (StorageError, OSError, KeyError) as exc:
                 log.warning("watching the CephOSDs of %s: %s; again in 2 s", self.node, exc)
                 await _sleep(stop, 2.0)
 
-    async def consider(self, item: dict[str, Any]) -> None:
+    def consider(self, item: dict[str, Any]) -> None:
+        """Start the work a CephOSD waits for: its preparation, or its device's wipe after its removal
+        (each on its own: three disks take one mkfs's time)."""
         meta = item.get("metadata") or {}
         status = CephOSDStatus.model_validate({k: v for k, v in (item.get("status") or {}).items() if k != "kopf"})
-        if status.phase != "Preparing" or meta.get("deletionTimestamp"):
+        if status.phase not in ("Preparing", "Wiping"):
             return
         key = f"{meta.get('namespace')}/{meta.get('name')}"
         if key in self.busy:
             return
         self.busy.add(key)
+        task = asyncio.create_task(self._guarded(key, item, status), name=f"prepare {key}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _guarded(self, key: str, item: dict[str, Any], status: CephOSDStatus) -> None:
         try:
             await self._prepare(item, CephOSDSpec.model_validate(item["spec"]), status)
+        except Exception:  # one preparation's bug must not end the watch of all the others
+            log.exception("CephOSD %s: preparation failed unexpectedly", key)
         finally:
             self.busy.discard(key)
 
     async def _prepare(self, item: dict[str, Any], spec: CephOSDSpec, status: CephOSDStatus) -> None:
         meta = item["metadata"]
-        devices, swaps = await asyncio.to_thread(self.scanner.scan, None)
+        # A scanner of its own: every device probed afresh, no cache shared with a concurrent preparation.
+        scanner = Scanner(scope=self.scope, mountinfo=self.mountinfo)
+        devices, swaps = await asyncio.to_thread(scanner.scan, None)
         device = find_device(devices, spec)
-        decision = decide(spec, status, device, self.policy, active_swaps=swaps)
+        if status.phase == "Wiping":
+            decision = decide_wipe(spec, status, device)
+            if decision.action == "wipe" and device is not None:
+                decision = await self._wipe(device, status)
+            done = "Wiped"
+        elif meta.get("deletionTimestamp"):
+            decision = Decision("refuse", f"deleted before its preparation: nothing was written to {spec.device.path}")
+            done = "Prepared"
+        else:
+            decision = decide(spec, status, device, self.policy, active_swaps=swaps)
+            if decision.action == "mkfs" and device is not None:
+                decision = await self._mkfs(device, status)
+            done = "Prepared"
         log.info("CephOSD %s: %s", meta["name"], decision.message)
         if decision.action == "wait":
             return
-        if decision.action == "mkfs" and device is not None:
-            decision = await self._mkfs(device, status)
-        phase = "Prepared" if decision.action in ("mkfs", "done") else "Failed"
+        phase = done if decision.action in ("mkfs", "wipe", "done") else "Failed"
         path = f"/apis/{GROUP}/{VERSION}/namespaces/{meta['namespace']}/cephosds/{meta['name']}/status"
         try:
             await self.api.merge_patch(path, {"status": {"phase": phase, "message": decision.message}})
         except StorageError as exc:
             log.warning("CephOSD %s: could not report %s: %s", meta["name"], phase, exc)
+
+    async def _wipe(self, device: DeviceFacts, status: CephOSDStatus) -> Decision:
+        try:
+            await asyncio.to_thread(self.wipe, device.path)
+        except (StorageError, OSError) as exc:
+            return Decision("refuse", f"wiping {device.path} failed: {exc}")
+        after = await asyncio.to_thread(probe, device.path)
+        if after.signatures:
+            found = ", ".join(s.type for s in after.signatures)
+            return Decision("refuse", f"{device.path} still shows {found} after the wipe")
+        return Decision("wipe", f"{device.path} wiped (osd.{status.osd_id}'s BlueStore removed): available again")
 
     async def _mkfs(self, device: DeviceFacts, status: CephOSDStatus) -> Decision:
         osd_id, osd_uuid, fsid = status.osd_id, status.osd_uuid, status.fsid

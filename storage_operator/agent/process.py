@@ -81,9 +81,7 @@ class Agent:
         reprobe: set[str] | None = None
         preparing = None
         if self.config.prepare_osds:
-            # A scanner of its own: the main loop's probe cache must not see a device between two writes.
-            scanner = Scanner(scope=self.scanner.scope, mountinfo=self.config.mountinfo)
-            preparer = Preparer(self.api, self.node, scanner, self.policy)
+            preparer = Preparer(self.api, self.node, self.scanner.scope, self.config.mountinfo, self.policy)
             preparing = asyncio.create_task(preparer.run(self.stop), name="osd preparation")
         try:
             while not self.stop.is_set():

@@ -137,12 +137,14 @@ def build_ok_to_stop(kind: str, ids: Sequence[str]) -> Command:
 
 
 def build_osd_purge(osd_id: int) -> Command:
-    return mon(
+    # The mgr's command (it checks safe-to-destroy itself, then has the mons purge); the mons know only
+    # "osd purge-actual" and refuse "osd purge" with EINVAL.
+    return Command(
         "osd purge",
+        {"id": osd_id, "yes_i_really_mean_it": True},
+        "mgr",
         what=f"purge osd.{osd_id} (CRUSH entry, cephx key, id)",
         ok_errnos=frozenset({errno.ENOENT}),
-        id=osd_id,
-        yes_i_really_mean_it=True,
     )
 
 

@@ -139,8 +139,10 @@ async def delete(rt: Runtime, body: Body) -> None:
     if blockers:
         previous = rt.status_of(body, CephClusterStatus) or CephClusterStatus()
         await rt.hold_deletion(KIND, body, previous, blockers)
+    spec = CephClusterSpec.model_validate(body.get("spec") or {})
+    if not spec.external.enable:
+        await managed.tear_down(rt, body, spec)
     await rt.sessions.drop(f"{namespace}/{name}")
     rt.metrics.forget_cluster(namespace, name)
-    spec = CephClusterSpec.model_validate(body.get("spec") or {})
     if spec.external.enable:
         await rt.post(body, Event.normal("Deleted", "disconnected; nothing in the external cluster was changed"))

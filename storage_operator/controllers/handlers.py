@@ -14,7 +14,7 @@ import kopf
 
 from storage_operator.api.meta import GROUP, PAUSED_ANNOTATION, VERSION
 from storage_operator.api.v1alpha1 import kind_named
-from storage_operator.controllers import clusters, filesystems, pools
+from storage_operator.controllers import clusters, filesystems, osd_removal, pools
 from storage_operator.controllers.errors import to_kopf
 from storage_operator.controllers.loop import Reconcile, note_change, run_loop
 from storage_operator.controllers.nfs import backends
@@ -44,6 +44,14 @@ def register(registry: kopf.OperatorRegistry, rt: Runtime) -> None:
     @kopf.on.event(GROUP, VERSION, kind_named("DiskInventory").plural, registry=registry)
     async def inventory_changed(**_: Any) -> None:
         rt.kick_kind(clusters.KIND)
+
+    # A CephOSD's deletion removes its OSD safely; its cluster's loop advances it otherwise (no loop of its own).
+    @kopf.on.delete(GROUP, VERSION, kind_named("CephOSD").plural, registry=registry, when=not_paused)
+    async def osd_deleted(body: kopf.Body, **_: Any) -> None:
+        try:
+            await osd_removal.remove(rt, dict(body))
+        except StorageError as exc:
+            raise to_kopf(exc) from exc
 
     # An agent reported a CephOSD prepared (or failed): its cluster starts the OSD without waiting.
     @kopf.on.field(GROUP, VERSION, kind_named("CephOSD").plural, field="status.phase", registry=registry)

@@ -12,7 +12,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
+from storage_operator.api.v1alpha1.cephcluster import CLEANUP_CONFIRMATION, CephClusterSpec
 from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
 from storage_operator.ceph.auth import KeyringEntry, generate_key, read_setting, render_keyring
 from storage_operator.ceph.connection import ConnectionSpec
@@ -24,17 +24,23 @@ from storage_operator.ceph.daemons import (
     parse_key,
 )
 from storage_operator.ceph.session import ClusterSession
+from storage_operator.controllers.errors import deletion_waits
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import CephUnavailable, NotReady
 from storage_operator.kube import objects, workloads
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.managed import (
+    CLUSTER_LABEL,
+    DAEMON_LABEL,
     MonPlace,
     Owner,
     admin_secret,
+    build_cleanup_pod,
     build_config_map,
     build_daemon_deployment,
     build_secret,
+    cleanup_pod_name,
+    cluster_data_dir,
     config_map_name,
     daemon_secret,
     merged_config,
@@ -172,3 +178,56 @@ async def ensure_mgr(
         ]
     commands += [build_module_enable(m.name) for m in spec.mgr.modules if m.enabled and m.name != "prometheus"]
     await session.call_all(commands)
+
+
+async def tear_down(rt: Runtime, body: Body, spec: CephClusterSpec) -> None:
+    """A deleted managed cluster (no pool or file system left): its OSDs removed (their devices wiped
+    only with the cleanup confirmation), then its mons and mgrs stopped, and with the confirmation
+    their stores removed from the nodes. Raises (kopf comes back) until each step is done."""
+    owner = owner_of(body)
+    confirmed = spec.cleanup_policy.confirmation == CLEANUP_CONFIRMATION
+    mine = [
+        item
+        for item in await rt.kube(objects.list_objects, rt.api, "CephOSD", owner.namespace)
+        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == owner.name
+    ]
+    for item in mine:
+        if not item["metadata"].get("deletionTimestamp"):
+            await rt.kube(objects.delete_object, rt.api, "CephOSD", item["metadata"]["name"], owner.namespace)
+    if mine:
+        raise deletion_waits(
+            f"removing {len(mine)} CephOSD(s) first: {', '.join(i['metadata']['name'] for i in mine[:5])}"
+        )
+    selector = f"{CLUSTER_LABEL}={owner.name}"
+    deployments = await rt.kube(workloads.list_deployments, rt.api, owner.namespace, selector)
+    for deployment in deployments:
+        await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, deployment["metadata"]["name"])
+    if await rt.kube(workloads.list_pods, rt.api, owner.namespace, f"{selector},{DAEMON_LABEL} in (mon,mgr,mds,osd)"):
+        raise deletion_waits("stopping the cluster's daemons")
+    stores = cluster_data_dir(owner, spec.data_dir_host_path)
+    current = await rt.kube(workloads.read_config_map, rt.api, owner.namespace, config_map_name(owner.name))
+    nodes = sorted({str(d["node"]) for d in json.loads((current or {}).get("mons.json") or "{}").values()})
+    if not confirmed:
+        await rt.post(
+            body,
+            Event.normal(
+                "Deleted",
+                f"daemons stopped; the mon stores under {stores} on {', '.join(nodes) or 'no node'} and the OSD "
+                f"devices keep their data (cleanupPolicy does not say {CLEANUP_CONFIRMATION!r})",
+            ),
+        )
+        return
+    phases = {}
+    for node in nodes:
+        pod = build_cleanup_pod(owner, node, spec.data_dir_host_path, spec.ceph_version.image)
+        phases[node] = await rt.kube(workloads.pod_phase, rt.api, pod)
+    waiting = [n for n, p in phases.items() if p not in ("Succeeded", "Failed")]
+    if waiting:
+        raise deletion_waits(f"removing the mon stores under {stores} on {', '.join(waiting)}")
+    for node, phase in phases.items():
+        await rt.kube(workloads.delete_pod, rt.api, owner.namespace, cleanup_pod_name(owner, node))
+        if phase == "Failed":
+            await rt.post(body, Event.warning("CleanupFailed", f"could not remove {stores} on {node}: left there"))
+    await rt.post(
+        body, Event.normal("Deleted", f"daemons stopped, OSD devices wiped, {stores} removed on {', '.join(nodes)}")
+    )

@@ -62,6 +62,9 @@ async def sync_osds(
     for osd_name, item in existing.items():
         osd_spec = CephOSDSpec.model_validate(item.get("spec") or {})
         previous = rt.status_of(item, CephOSDStatus)
+        if item["metadata"].get("deletionTimestamp"):
+            phases[osd_name] = "Removing"  # its deletion handler owns it now (osd_removal)
+            continue
         if osd_name not in wanted and (previous is None or (previous.osd_id is None and previous.osd_uuid is None)):
             # Never prepared, so nothing is on the device: a de-selected CephOSD simply goes.
             try:

@@ -61,13 +61,25 @@ def read_config_map(api: client.ApiClient, namespace: str, name: str) -> dict[st
     return dict(found.data or {})
 
 
-def secret_exists(api: client.ApiClient, namespace: str, name: str) -> bool:
+def pod_phase(api: client.ApiClient, body: Body) -> str:
+    """Create the pod unless it exists; its phase (Pending, Running, Succeeded, Failed)."""
+    core = client.CoreV1Api(api)
+    meta = body["metadata"]
     try:
         with api_errors():
-            client.CoreV1Api(api).read_namespaced_secret(name, namespace)
+            found = core.create_namespaced_pod(meta["namespace"], body)  # type: ignore[arg-type]  # sent as is
+    except Conflict:
+        with api_errors():
+            found = core.read_namespaced_pod(meta["name"], meta["namespace"])
+    return str((found.status.phase if found.status else None) or "Pending")
+
+
+def delete_pod(api: client.ApiClient, namespace: str, name: str) -> None:
+    try:
+        with api_errors():
+            client.CoreV1Api(api).delete_namespaced_pod(name, namespace)
     except NotFound:
-        return False
-    return True
+        pass
 
 
 def delete_deployment(api: client.ApiClient, namespace: str, name: str) -> bool:

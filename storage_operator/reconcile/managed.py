@@ -320,7 +320,7 @@ def build_daemon_deployment(owner: Owner, image: str, pod: DaemonPod) -> dict[st
 
 
 def mon_pod(owner: Owner, mon: MonPlace, initial: Sequence[MonPlace], fsid: str, data_dir_host_path: str) -> DaemonPod:
-    host_data = f"{data_dir_host_path.rstrip('/')}/{owner.namespace}-{owner.name}/mon-{mon.mon_id}"
+    host_data = f"{cluster_data_dir(owner, data_dir_host_path)}/mon-{mon.mon_id}"
     return DaemonPod(
         daemon="mon",
         daemon_id=mon.mon_id,
@@ -366,3 +366,51 @@ def mds_pod(owner: Owner, mds_id: str, filesystem: str, node: str) -> DaemonPod:
         keyring_secret=daemon_secret(owner.name, "mds", mds_id),
         env={"CEPH_FILESYSTEM": filesystem},
     )
+
+
+def cluster_data_dir(owner: Owner, data_dir_host_path: str) -> str:
+    """Where the cluster's mons keep their stores on their nodes (one directory per cluster)."""
+    return f"{data_dir_host_path.rstrip('/')}/{owner.namespace}-{owner.name}"
+
+
+def cleanup_pod_name(owner: Owner, node: str) -> str:
+    return f"{_short(owner.name)}-cleanup-{node}"[:253].rstrip("-.")
+
+
+def build_cleanup_pod(owner: Owner, node: str, data_dir_host_path: str, image: str) -> dict[str, Any]:
+    """A pod on ``node`` that removes the cluster's directory under dataDirHostPath (a deleted cluster's
+    mon stores, only with its cleanup confirmation). It sees that one directory's parent, nothing else."""
+    parent = data_dir_host_path.rstrip("/") or "/"
+    target = f"/host-data/{owner.namespace}-{owner.name}"
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": owner.meta(cleanup_pod_name(owner, node), {DAEMON_LABEL: "cleanup"}),
+        "spec": {
+            "restartPolicy": "Never",
+            "nodeSelector": {HOSTNAME_LABEL: node},
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "tolerations": [
+                {"key": "node-role.kubernetes.io/control-plane", "operator": "Exists", "effect": "NoSchedule"}
+            ],
+            "containers": [
+                {
+                    "name": "cleanup",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["rm", "-rf", "--one-file-system", "--", target],
+                    "terminationMessagePath": "/tmp/termination-log",
+                    "securityContext": {"runAsUser": 0, "readOnlyRootFilesystem": True},
+                    "volumeMounts": [
+                        {"name": "host-data", "mountPath": "/host-data"},
+                        {"name": "tmp", "mountPath": "/tmp"},
+                    ],
+                }
+            ],
+            "volumes": [
+                {"name": "host-data", "hostPath": {"path": parent, "type": "DirectoryOrCreate"}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+        },
+    }

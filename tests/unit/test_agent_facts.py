@@ -205,7 +205,9 @@ def test_parse_blkid_export_skips_lines_without_a_value_and_keeps_later_equals()
 
 
 def test_parse_bluestore_label_fixture() -> None:
-    assert parse_bluestore_label(label_bytes()) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True)
+    assert parse_bluestore_label(label_bytes()) == CephLabel(
+        osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True
+    )
 
 
 def test_the_fixture_holds_the_dummy_key() -> None:
@@ -264,7 +266,9 @@ def test_parse_bluestore_label_any_truncation_never_raises() -> None:
         assert label.ceph_fsid in (CEPH_FSID, None), n
     assert parse_bluestore_label(raw[:end]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=7, ready=True)
     # Cut inside the last value: what was read is kept, the OSD id is not guessed.
-    assert parse_bluestore_label(raw[: end - 1]) == CephLabel(osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=None, ready=True)
+    assert parse_bluestore_label(raw[: end - 1]) == CephLabel(
+        osd_uuid=OSD_UUID, ceph_fsid=CEPH_FSID, whoami=None, ready=True
+    )
 
 
 def test_parse_bluestore_label_non_text_uuid_is_unreadable() -> None:

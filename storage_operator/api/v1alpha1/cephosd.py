@@ -41,14 +41,18 @@ class CephOSDSpec(APIModel):
     object_store: Literal["bluestore"] = Field("bluestore", description="OSD back end.")
 
 
-OSDPhase = Literal["Pending", "Unavailable", "Preparing", "Prepared", "Running", "Down", "Removing", "Failed"]
+OSDPhase = Literal[
+    "Pending", "Unavailable", "Preparing", "Prepared", "Running", "Down", "Removing", "Wiping", "Wiped", "Failed"
+]
 
 
 class CephOSDStatus(CommonStatus):
     phase: OSDPhase | None = Field(
         None,
         description="Pending (selected, waiting to be prepared), Unavailable (its device is gone or in use), "
-        "Preparing, Prepared, Running, Down, Removing or Failed.",
+        "Preparing (the node's agent makes its BlueStore), Prepared, Running, Down, Removing (being drained "
+        "and purged after its deletion), Wiping and Wiped (its device, when the cluster's cleanupPolicy "
+        "confirms it), or Failed (the message says what was found and what was written).",
     )
     osd_id: int | None = Field(None, ge=0, description="The id Ceph allocated (osd.N).")
     osd_uuid: str | None = Field(None, alias="osdUUID", description="The OSD's uuid (as in `ceph osd dump`).")

@@ -34,7 +34,9 @@ log = logging.getLogger("storage_operator.agent")
 MKFS_TIMEOUT = 600
 WATCH_SECONDS = 240
 PATH = f"/apis/{GROUP}/{VERSION}/cephosds"
-BACKTRACE = re.compile(r"^(\d+: |in thread |ceph version |\*\*\* |NOTE: |-?\d+>? |20\d\d-\d\d-\d\dT)")
+BACKTRACE = re.compile(r"^(\d+: |in thread |ceph version |\*\*\* |NOTE: |-?\d+>? )")
+# A Ceph log line: time stamp, thread, level, text. Level -1 is an error; the others are noise here.
+LOG_LINE = re.compile(r"^20\d\d-\d\d-\d\dT\S+ \S+ +(-?\d+) (.*)$")
 
 
 def mkfs_argv(osd_id: int, osd_uuid: str, conf: Path, data: Path) -> list[str]:
@@ -113,8 +115,15 @@ def wipe_device(device: str) -> None:
 
 def why_failed(stderr: str) -> str:
     """The lines of a failed Ceph tool that say why, without the stack trace it prints after them."""
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    meaningful = [line for line in lines if not BACKTRACE.match(line) and "Caught signal" not in line]
+    meaningful = []
+    for raw in stderr.splitlines():
+        line = raw.strip()
+        logged = LOG_LINE.match(line)
+        if logged is not None:
+            if logged.group(1) == "-1" and "Caught signal" not in line:
+                meaningful.append(logged.group(2).strip())
+        elif line and not BACKTRACE.match(line) and "Caught signal" not in line:
+            meaningful.append(line)
     return " / ".join(meaningful[:3])[:600] or "no message"
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from storage_operator.ceph.command import Command, mgr, mon
+from storage_operator.ceph.command import Command, mon
 
 # What each kind of daemon may do, as Ceph's own deployment tools grant it.
 DAEMON_CAPS: dict[str, dict[str, str]] = {
@@ -90,10 +90,6 @@ def build_osd_out(osd_id: int) -> Command:
     return mon("osd out", what=f"mark osd.{osd_id} out", ids=[str(osd_id)])
 
 
-def build_osd_in(osd_id: int) -> Command:
-    return mon("osd in", what=f"mark osd.{osd_id} in", ids=[str(osd_id)])
-
-
 def build_safe_to_destroy(osd_id: int) -> Command:
     # EBUSY/EAGAIN: not safe yet (data still on it, or not enough known); the reply says why.
     return Command(
@@ -115,25 +111,28 @@ def parse_safe_to_destroy(doc: Any, osd_id: int) -> Verdict:
     doc = doc or {}
     if osd_id in [int(i) for i in doc.get("safe_to_destroy", [])]:
         return Verdict(True, f"osd.{osd_id} holds no data that is not elsewhere")
+    # The lists name OSDs (not placement groups): the asked-about OSD is in the one that says why.
     reasons = []
-    if doc.get("active"):
-        reasons.append(f"{len(doc['active'])} placement groups still active on it")
-    if doc.get("missing_stats"):
-        reasons.append(f"no statistics yet for {len(doc['missing_stats'])} placement groups")
-    if doc.get("stored_pgs"):
-        reasons.append(f"{len(doc['stored_pgs'])} placement groups still stored on it")
+    if osd_id in _ids(doc.get("active")):
+        reasons.append("placement groups on it are still active (their data has not moved yet)")
+    if osd_id in _ids(doc.get("missing_stats")):
+        reasons.append("the mgr has no statistics of it yet")
+    if osd_id in _ids(doc.get("stored_pgs")):
+        reasons.append("it still stores placement groups")
     return Verdict(False, "; ".join(reasons) or f"Ceph does not yet say osd.{osd_id} is safe to destroy")
 
 
+def _ids(values: Any) -> set[int]:
+    return {int(v) for v in values or []}
+
+
 def build_ok_to_stop(kind: str, ids: Sequence[str]) -> Command:
-    """``osd ok-to-stop`` / ``mon ok-to-stop`` / ``mds ok-to-stop``: EBUSY means no."""
-    return Command(
-        f"{kind} ok-to-stop",
-        {"ids": list(ids)},
-        "mon",
-        ok_errnos=frozenset({errno.EBUSY, errno.EAGAIN}),
-        what=f"ask whether {kind}.{','.join(ids)} may stop",
-    )
+    """``osd ok-to-stop`` / ``mon ok-to-stop`` / ``mds ok-to-stop``: success means yes; the command fails
+    with EBUSY (or EAGAIN) when stopping them now would make data or the quorum unavailable."""
+    return Command(f"{kind} ok-to-stop", {"ids": list(ids)}, "mon", what=f"ask whether {kind}.{','.join(ids)} may stop")
+
+
+NOT_NOW = frozenset({errno.EBUSY, errno.EAGAIN})
 
 
 def build_osd_purge(osd_id: int) -> Command:
@@ -146,7 +145,3 @@ def build_osd_purge(osd_id: int) -> Command:
         what=f"purge osd.{osd_id} (CRUSH entry, cephx key, id)",
         ok_errnos=frozenset({errno.ENOENT}),
     )
-
-
-def build_mgr_services() -> Command:
-    return mgr("services", what="read the mgr's service endpoints")

@@ -16,6 +16,7 @@ from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
 from storage_operator.controllers.osd_lifecycle import Managed
 from storage_operator.controllers.osds import sync_osds
+from storage_operator.controllers.rollout import Daemons
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import StorageError
 from storage_operator.kube import objects
@@ -68,8 +69,9 @@ async def _reconcile_managed(
     meta = body["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     events: list[Event] = []
+    daemons = await Daemons.load(rt, namespace, name)
     try:
-        identity = await managed.ensure_identity(rt, body, spec, events)
+        identity = await managed.ensure_identity(rt, body, spec, events, daemons)
     except StorageError as exc:
         # Cannot run (wrong namespace, no node for a mon): say why; the selection is still planned.
         selection, osd_events, phases = await sync_osds(rt, body, spec)
@@ -88,14 +90,22 @@ async def _reconcile_managed(
         fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
         await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
         return Outcome(ok=True, recheck=BOOTSTRAP_RECHECK)
-    await managed.ensure_mgr(rt, body, spec, identity, session)
+    daemons.session = session
+    for deployment in managed.mon_deployments(managed.owner_of(body), spec, identity):
+        await daemons.apply(rt, deployment)  # an image change of a mon rolls only once Ceph answers
+    await managed.ensure_mgr(rt, body, spec, identity, daemons)
     osd_map = parse_osd_dump(await session.call(build_osd_dump()))
-    context = Managed(managed.owner_of(body), session, identity.fsid, spec.ceph_version.image, osd_map)
+    daemons.ceph_unsettled = [f"osd.{i}" for i, s in sorted(osd_map.items()) if s.in_ and not s.up]
+    context = Managed(managed.owner_of(body), session, identity.fsid, spec.ceph_version.image, osd_map, daemons)
     selection, osd_events, phases = await sync_osds(rt, body, spec, context)
     fold = fold_connected(spec, previous, observed, generation=generation, now=now)
     fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
+    upgrading = daemons.describe()
+    if upgrading and fold.status.phase in ("Ready", "Warning"):
+        fold.status.phase = "Progressing"
+        fold.status.message = f"{upgrading}; {fold.status.message}"
     _export(rt, namespace, name, observed)
-    await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
+    await rt.write_status(KIND, body, previous, fold.status, events + daemons.events + fold.events + osd_events)
     settled = fold.status.phase == "Ready"
     return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds) if settled else BOOTSTRAP_RECHECK)
 

@@ -10,6 +10,7 @@ from storage_operator.ceph import fs as cephfs
 from storage_operator.ceph.observe import delete_pools, list_subvolumes, observe_fsmap, observe_pool_world
 from storage_operator.controllers.errors import failure_of
 from storage_operator.controllers.loop import Outcome
+from storage_operator.controllers.managed import ensure_mds, mds_count
 from storage_operator.controllers.runtime import Body, ClusterHandle, Runtime
 from storage_operator.errors import CephUnavailable, NotReady, StorageError
 from storage_operator.reconcile.deletion import filesystem_blockers
@@ -47,6 +48,10 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
             applied = await cluster.session.run_stages(plan.stages)
             world = await observe_pool_world(cluster.session)
             fsmap = await observe_fsmap(cluster.session)
+        if plan.refusal is None:
+            server = spec.metadata_server
+            wanted = mds_count(server.active_count, server.active_standby, server.standby_count)
+            await ensure_mds(rt, cluster.body, cluster.session, desired.name, wanted)
         fold = fold_filesystem_status(
             previous,
             desired=plan.desired,
@@ -123,6 +128,7 @@ async def delete(rt: Runtime, body: Body) -> None:
         await rt.hold_deletion(KIND, body, previous, blockers)
     if fs is not None:
         await session.run_stages([[cephfs.build_fs_fail(name)], [cephfs.build_fs_rm(name)]])
+    await ensure_mds(rt, cluster.body, session, name, 0)  # a managed cluster's MDSs of it stop
     ours = sorted(n for n in attached if world.pools[n].owner == mine)
     await delete_pools(session, ours)
     await session.run_stages([[c for pool in ours for c in leftovers_of(world.pools[pool], world)]])

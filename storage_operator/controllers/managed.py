@@ -11,6 +11,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from storage_operator.api.v1alpha1.cephcluster import CLEANUP_CONFIRMATION, CephClusterSpec
 from storage_operator.api.v1alpha1.diskinventory import DiskInventoryStatus
@@ -18,20 +19,24 @@ from storage_operator.ceph.auth import KeyringEntry, generate_key, read_setting,
 from storage_operator.ceph.connection import ConnectionSpec
 from storage_operator.ceph.daemons import (
     DAEMON_CAPS,
+    build_auth_rm,
     build_config_set,
     build_get_or_create,
+    build_module_disable,
     build_module_enable,
     parse_key,
 )
 from storage_operator.ceph.session import ClusterSession
 from storage_operator.controllers.errors import deletion_waits
+from storage_operator.controllers.rollout import Daemons
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import CephUnavailable, NotReady
 from storage_operator.kube import objects, workloads
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.managed import (
-    CLUSTER_LABEL,
+    DAEMON_ID_LABEL,
     DAEMON_LABEL,
+    MON_IDS,
     MonPlace,
     Owner,
     admin_secret,
@@ -43,6 +48,7 @@ from storage_operator.reconcile.managed import (
     cluster_data_dir,
     config_map_name,
     daemon_secret,
+    mds_pod,
     merged_config,
     mgr_pod,
     mon_keyring_secret,
@@ -50,7 +56,7 @@ from storage_operator.reconcile.managed import (
     place_mons,
     render_ceph_conf,
 )
-from storage_operator.reconcile.osds import select_osds
+from storage_operator.reconcile.osds import CLUSTER_LABEL, cluster_label, select_osds
 
 log = logging.getLogger("storage_operator")
 ADMIN = "admin"
@@ -62,6 +68,18 @@ class Identity:
     fsid: str
     admin_key: str
     mons: tuple[MonPlace, ...]
+    initial: tuple[MonPlace, ...]  # the mons of the first monmap
+
+
+def mon_deployments(owner: Owner, spec: CephClusterSpec, identity: Identity) -> list[dict[str, Any]]:
+    return [
+        build_daemon_deployment(
+            owner,
+            spec.ceph_version.image,
+            mon_pod(owner, mon, identity.initial, identity.fsid, spec.data_dir_host_path),
+        )
+        for mon in identity.mons
+    ]
 
 
 def owner_of(body: Body) -> Owner:
@@ -69,7 +87,9 @@ def owner_of(body: Body) -> Owner:
     return Owner(str(meta["name"]), str(meta["namespace"]), str(meta["uid"]))
 
 
-async def ensure_identity(rt: Runtime, body: Body, spec: CephClusterSpec, events: list[Event]) -> Identity:
+async def ensure_identity(
+    rt: Runtime, body: Body, spec: CephClusterSpec, events: list[Event], daemons: Daemons
+) -> Identity:
     """fsid and keys (made once), mon placement, ceph.conf, and the mon Deployments."""
     owner = owner_of(body)
     if owner.namespace != rt.config.namespace:
@@ -112,11 +132,11 @@ async def ensure_identity(rt: Runtime, body: Body, spec: CephClusterSpec, events
     conf = render_ceph_conf(fsid, placement.mons, merged_config(spec))
     await rt.kube(workloads.apply, rt.api, build_config_map(owner, fsid, placement.mons, conf))
     # The first monmap lists the mons of the first placement; a mon added later joins the quorum.
-    initial = existing or placement.mons
-    for mon in placement.mons:
-        pod = mon_pod(owner, mon, initial, fsid, spec.data_dir_host_path)
-        await rt.kube(workloads.apply, rt.api, build_daemon_deployment(owner, spec.ceph_version.image, pod))
-    return Identity(fsid, admin_key, placement.mons)
+    identity = Identity(fsid, admin_key, placement.mons, existing or placement.mons)
+    daemons.mon_count = len(placement.mons)
+    for deployment in mon_deployments(owner, spec, identity):
+        await daemons.apply(rt, deployment)
+    return identity
 
 
 def _admin_key_of(keyring: str) -> str:
@@ -153,11 +173,12 @@ def connection_of(identity: Identity, rt: Runtime) -> ConnectionSpec:
     )
 
 
-async def ensure_mgr(
-    rt: Runtime, body: Body, spec: CephClusterSpec, identity: Identity, session: ClusterSession
-) -> None:
+async def ensure_mgr(rt: Runtime, body: Body, spec: CephClusterSpec, identity: Identity, daemons: Daemons) -> None:
     """The mgr's key (from the mons), its Deployment on the first mon's node, and its modules."""
     owner = owner_of(body)
+    session = daemons.session
+    if session is None:
+        return
     node = identity.mons[0].node
     for index in range(spec.mgr.count):
         mgr_id = "ab"[index]
@@ -166,7 +187,7 @@ async def ensure_mgr(
         await rt.kube(workloads.apply, rt.api, secret)
         mgr_node = identity.mons[index % len(identity.mons)].node if index else node
         deployment = build_daemon_deployment(owner, spec.ceph_version.image, mgr_pod(owner, mgr_id, mgr_node))
-        await rt.kube(workloads.apply, rt.api, deployment)
+        await daemons.apply(rt, deployment)
     commands = []
     if spec.monitoring.enabled:
         # Bound to the mgr node's address, never to every address of the host.
@@ -176,7 +197,9 @@ async def ensure_mgr(
             build_config_set("mgr", "mgr/prometheus/server_port", str(spec.monitoring.port)),
             build_module_enable("prometheus"),
         ]
-    commands += [build_module_enable(m.name) for m in spec.mgr.modules if m.enabled and m.name != "prometheus"]
+    for module in spec.mgr.modules:
+        if module.name != "prometheus" or not spec.monitoring.enabled:
+            commands.append(build_module_enable(module.name) if module.enabled else build_module_disable(module.name))
     await session.call_all(commands)
 
 
@@ -189,7 +212,7 @@ async def tear_down(rt: Runtime, body: Body, spec: CephClusterSpec) -> None:
     mine = [
         item
         for item in await rt.kube(objects.list_objects, rt.api, "CephOSD", owner.namespace)
-        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == owner.name
+        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == cluster_label(owner.name)
     ]
     for item in mine:
         if not item["metadata"].get("deletionTimestamp"):
@@ -198,7 +221,7 @@ async def tear_down(rt: Runtime, body: Body, spec: CephClusterSpec) -> None:
         raise deletion_waits(
             f"removing {len(mine)} CephOSD(s) first: {', '.join(i['metadata']['name'] for i in mine[:5])}"
         )
-    selector = f"{CLUSTER_LABEL}={owner.name}"
+    selector = f"{CLUSTER_LABEL}={cluster_label(owner.name)}"
     deployments = await rt.kube(workloads.list_deployments, rt.api, owner.namespace, selector)
     for deployment in deployments:
         await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, deployment["metadata"]["name"])
@@ -231,3 +254,53 @@ async def tear_down(rt: Runtime, body: Body, spec: CephClusterSpec) -> None:
     await rt.post(
         body, Event.normal("Deleted", f"daemons stopped, OSD devices wiped, {stores} removed on {', '.join(nodes)}")
     )
+
+
+def mds_count(active: int, standby_replay: bool, spares: int) -> int:
+    """An MDS per active rank, one standby-replay per rank when asked, and the spare standbys."""
+    return active * (2 if standby_replay else 1) + spares
+
+
+async def ensure_mds(rt: Runtime, cluster: Body, session: ClusterSession, filesystem: str, wanted: int) -> None:
+    """A managed cluster's MDS daemons for one file system: ``wanted`` of them, spread over the mons'
+    nodes; extra ones (the count went down) are stopped and their keys removed. External: nothing."""
+    spec = CephClusterSpec.model_validate(cluster.get("spec") or {})
+    if spec.external.enable:
+        return
+    owner = owner_of(cluster)
+    current = await rt.kube(workloads.read_config_map, rt.api, owner.namespace, config_map_name(owner.name))
+    mons = json.loads((current or {}).get("mons.json") or "{}")
+    nodes = sorted({str(d["node"]) for d in mons.values()})
+    if not nodes:
+        return
+    daemons = await Daemons.load(rt, owner.namespace, owner.name)
+    daemons.session = session
+    ids = [mds_id(filesystem, i) for i in range(wanted)]
+    for i, daemon_id in enumerate(ids):
+        entity = f"mds.{daemon_id}"
+        key = parse_key(await session.call(build_get_or_create(entity, DAEMON_CAPS["mds"])), entity)
+        await rt.kube(
+            workloads.apply, rt.api, build_secret(owner, daemon_secret(owner.name, "mds", daemon_id), {"key": key})
+        )
+        pod = mds_pod(owner, daemon_id, filesystem, nodes[i % len(nodes)])
+        await daemons.apply(rt, build_daemon_deployment(owner, spec.ceph_version.image, pod))
+    for name, deployment in daemons.existing.items():
+        labels = deployment["metadata"].get("labels") or {}
+        daemon_id = str(labels.get(DAEMON_ID_LABEL, ""))
+        if labels.get(DAEMON_LABEL) == "mds" and filesystem_of(deployment) == filesystem and daemon_id not in ids:
+            await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, name)
+            await session.call(build_auth_rm(f"mds.{daemon_id}"))
+            await rt.kube(workloads.delete_secret, rt.api, owner.namespace, daemon_secret(owner.name, "mds", daemon_id))
+
+
+def mds_id(filesystem: str, index: int) -> str:
+    """MDS names may not start with a digit; a file system's MDSs are <fs>-a, <fs>-b, ..."""
+    return f"{filesystem}-{MON_IDS[index % len(MON_IDS)]}{index // len(MON_IDS) or ''}"
+
+
+def filesystem_of(deployment: Body) -> str | None:
+    for container in deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []:
+        for env in container.get("env") or []:
+            if env.get("name") == "CEPH_FILESYSTEM":
+                return str(env.get("value"))
+    return None

@@ -17,6 +17,7 @@ from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
 from storage_operator.ceph.auth import generate_key
 from storage_operator.ceph.daemons import OsdState, build_osd_new, parse_osd_new
 from storage_operator.ceph.session import ClusterSession
+from storage_operator.controllers.rollout import Daemons
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.kube import objects, workloads
 from storage_operator.reconcile.managed import Owner, build_daemon_deployment, build_secret, osd_key_secret, osd_pod
@@ -33,6 +34,7 @@ class Managed:
     fsid: str
     image: str
     osd_map: dict[int, OsdState]
+    daemons: Daemons
 
 
 async def advance(rt: Runtime, ctx: Managed, item: Body, spec: CephOSDSpec, status: CephOSDStatus) -> CephOSDStatus:
@@ -69,7 +71,7 @@ async def _run(rt: Runtime, ctx: Managed, spec: CephOSDSpec, status: CephOSDStat
         return
     device = spec.device.stable_path or spec.device.path
     pod = osd_pod(ctx.owner, osd_id, osd_uuid, spec.node, device)
-    await rt.kube(workloads.apply, rt.api, build_daemon_deployment(ctx.owner, ctx.image, pod))
+    await ctx.daemons.apply(rt, build_daemon_deployment(ctx.owner, ctx.image, pod))
     state = ctx.osd_map.get(osd_id)
     status.up = bool(state and state.up)
     status.in_ = bool(state and state.in_)

@@ -34,6 +34,7 @@ from storage_operator.reconcile.conditions import find, set_condition
 from storage_operator.reconcile.events import Event
 from storage_operator.reconcile.managed import DAEMON_ID_LABEL, DAEMON_LABEL, daemon_name, osd_key_secret
 from storage_operator.reconcile.osd_removal import PoolNeeds, fold_removal, removal_blockers
+from storage_operator.reconcile.osds import CLUSTER_LABEL, cluster_label
 
 KIND = "CephOSD"
 WIPE = "DeviceWipe"
@@ -56,8 +57,9 @@ async def remove(rt: Runtime, body: Body) -> None:
     if wipe is None:
         if cluster is not None and not cluster["metadata"].get("deletionTimestamp") and status.osd_id is not None:
             await _leave_cluster(rt, body, spec, status, namespace)
-        else:
-            await _stop(rt, namespace, spec.cluster_ref.name, status, wait=False)
+        elif not await _stop(rt, namespace, spec.cluster_ref.name, status, wait=True):
+            # The daemon holds its device open (exclusively): nothing can be wiped before it is gone.
+            raise deletion_waits(f"stopping osd.{status.osd_id} on {spec.node}")
         if cluster_spec is not None and cluster_spec.cleanup_policy.confirmation == CLEANUP_CONFIRMATION:
             await _ask_for_wipe(rt, body, spec, status)
         await rt.post(
@@ -71,7 +73,10 @@ async def remove(rt: Runtime, body: Body) -> None:
     elif status.phase == "Wiping":
         raise deletion_waits(f"the agent on {spec.node} is wiping {spec.device.path}")
     elif status.phase != "Wiped":
-        await rt.post(body, Event.warning("WipeFailed", f"{status.message}; the device is left as it is"))
+        failed = Event.warning("WipeFailed", f"{status.message}; the device is left as it is")
+        await rt.post(body, failed)
+        if cluster is not None:
+            await rt.post(cluster, failed)  # the CephOSD is about to go; its cluster keeps the word
     if status.osd_uuid is not None:
         await rt.kube(
             workloads.delete_secret, rt.api, namespace, osd_key_secret(spec.cluster_ref.name, status.osd_uuid)
@@ -97,7 +102,8 @@ async def _leave_cluster(rt: Runtime, body: Body, spec: CephOSDSpec, status: Cep
     session = rt.sessions.get(f"{namespace}/{spec.cluster_ref.name}", connection)
     state = parse_osd_dump(await session.call(build_osd_dump())).get(osd_id)
     if state is None:
-        await _stop(rt, namespace, spec.cluster_ref.name, status, wait=False)
+        if not await _stop(rt, namespace, spec.cluster_ref.name, status, wait=True):
+            raise deletion_waits(f"stopping osd.{osd_id} on {spec.node}")
         return  # purged already (an earlier pass)
     if state.in_:
         world = await observe_pool_world(session)
@@ -135,13 +141,13 @@ async def _stop(rt: Runtime, namespace: str, cluster: str, status: CephOSDStatus
     await rt.kube(workloads.delete_deployment, rt.api, namespace, daemon_name(cluster, "osd", str(status.osd_id)))
     if not wait:
         return True
-    selector = f"{DAEMON_LABEL}=osd,{DAEMON_ID_LABEL}={status.osd_id},storage.baremetal.io/cluster={cluster}"
+    selector = f"{DAEMON_LABEL}=osd,{DAEMON_ID_LABEL}={status.osd_id},{CLUSTER_LABEL}={cluster_label(cluster)}"
     return not await rt.kube(workloads.list_pods, rt.api, namespace, selector)
 
 
 async def _ask_for_wipe(rt: Runtime, body: Body, spec: CephOSDSpec, previous: CephOSDStatus) -> NoReturn:
     status = previous.model_copy(deep=True)
-    status.phase = "Wiping"
+    status.phase, status.up, status.in_ = "Wiping", False, False
     status.message = (
         f"osd.{previous.osd_id} is gone from the cluster; the agent on {spec.node} wipes {spec.device.path} "
         "(the cluster's cleanupPolicy confirms it)"

@@ -7,6 +7,8 @@ that Ceph knows of is ever deleted here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
 from storage_operator.api.v1alpha1.cephosd import CephOSDSpec, CephOSDStatus
 from storage_operator.api.v1alpha1.diskinventory import Device, DiskInventoryStatus
@@ -15,7 +17,14 @@ from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import Conflict, NotFound
 from storage_operator.kube import objects
 from storage_operator.reconcile.events import Event
-from storage_operator.reconcile.osds import CLUSTER_LABEL, Selection, build_cephosd, fold_osd_status, select_osds
+from storage_operator.reconcile.osds import (
+    CLUSTER_LABEL,
+    Selection,
+    build_cephosd,
+    cluster_label,
+    fold_osd_status,
+    select_osds,
+)
 
 KIND = "CephOSD"
 WARNING_PHASES = ("Unavailable", "Failed", "Down")
@@ -31,12 +40,12 @@ async def sync_osds(
         str(item["metadata"]["name"]): DiskInventoryStatus.model_validate(item.get("status") or {})
         for item in await rt.kube(objects.list_objects, rt.api, "DiskInventory")
     }
-    selection = select_osds(name, spec.storage, inventories)
     existing = {
         str(item["metadata"]["name"]): item
         for item in await rt.kube(objects.list_objects, rt.api, KIND, namespace)
-        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == name
+        if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == cluster_label(name)
     }
+    selection = select_osds(name, spec.storage, inventories, owned=_owned(existing.values()))
     events: list[Event] = []
     wanted = {d.name: d for d in selection.desired}
     created = []
@@ -88,6 +97,17 @@ async def sync_osds(
     if dropped:
         events.append(Event.normal("OSDsDropped", f"no longer selected, never prepared, removed: {', '.join(dropped)}"))
     return selection, events, phases
+
+
+def _owned(items: Iterable[Body]) -> frozenset[tuple[str, str]]:
+    """The devices that already carry (or are being made into) one of the cluster's OSDs."""
+    owned = set()
+    for item in items:
+        status = item.get("status") or {}
+        if status.get("osdId") is not None or status.get("osdUUID"):
+            spec = item.get("spec") or {}
+            owned.add((str(spec.get("node")), str((spec.get("device") or {}).get("path"))))
+    return frozenset(owned)
 
 
 def _device(inventory: DiskInventoryStatus | None, path: str) -> Device | None:

@@ -110,8 +110,11 @@ def daemon_argv(launch: Launch) -> list[str]:
             "--crush-location",
             f"root=default host={node}",
         ]
-    if launch.daemon in ("mgr", "mds"):
-        return [f"ceph-{launch.daemon}", *common, "--public-addr", ip]
+    if launch.daemon == "mds":
+        joins = ["--mds-join-fs", launch.env["CEPH_FILESYSTEM"]] if launch.env.get("CEPH_FILESYSTEM") else []
+        return ["ceph-mds", *common, "--public-addr", ip, *joins]
+    if launch.daemon == "mgr":
+        return ["ceph-mgr", *common, "--public-addr", ip]
     raise LaunchError(f"unknown daemon {launch.daemon!r} (mon, mgr, osd or mds)")
 
 

@@ -230,6 +230,9 @@ class LabConfig:
     # Namespace the operator runs in; the lab stores the Ceph admin Secret there.
     operator_namespace: str = "storage-system"
     profile: Profile = "process"
+    # The node profile runs the managed example cluster on the real node's disks (make lab does; tests
+    # that need those disks free, or time a cluster of their own, leave it off).
+    managed_ceph: bool = False
     cache_dir: Path = field(default_factory=lambda: default_cache_dir(os.environ))
 
     def __post_init__(self) -> None:
@@ -299,6 +302,7 @@ class LabConfig:
         if "LAB_DISK_SIZE" in env:
             kwargs["disk_size_bytes"] = parse_size(env["LAB_DISK_SIZE"])
         kwargs["profile"] = (env.get("LAB_PROFILE") or DEFAULT_CLI_PROFILE).strip()
+        kwargs["managed_ceph"] = kwargs["profile"] == "node" and env.get("LAB_MANAGED_CEPH", "1").strip() != "0"
         return cls(**kwargs)  # type: ignore[arg-type]
 
 

@@ -196,7 +196,7 @@ def localize(doc: dict[str, Any], config: LabConfig) -> dict[str, Any]:
     if doc["kind"] == "CephCluster" and spec.get("external", {}).get("enable"):
         spec["external"]["monHosts"] = [mon_host(config)]
         spec.setdefault("monitoring", {})["port"] = config.ports.mgr_prometheus
-    elif doc["kind"] == "CephCluster" and config.real_nodes:
+    elif doc["kind"] == "CephCluster" and config.real_nodes and config.managed_ceph:
         managed_on_real_node(spec, config)
     if doc["kind"] == "NFSBackend":
         spec["port"] = config.ports.nfs
@@ -204,7 +204,15 @@ def localize(doc: dict[str, Any], config: LabConfig) -> dict[str, Any]:
 
 
 def lab_examples(config: LabConfig) -> list[dict[str, Any]]:
-    return [localize(yaml.safe_load((EXAMPLES / name).read_text()), config) for name in LAB_EXAMPLES]
+    docs = [localize(yaml.safe_load((EXAMPLES / name).read_text()), config) for name in LAB_EXAMPLES]
+    return [d for d in docs if not _idle_managed(d, config)]
+
+
+def _idle_managed(doc: dict[str, Any], config: LabConfig) -> bool:
+    """A real node's disks are used only when the lab says so (LAB_MANAGED_CEPH); in the process profile
+    the managed example stays as it is, waiting for mons that no kubelet runs."""
+    managed = doc["kind"] == "CephCluster" and not doc.get("spec", {}).get("external", {}).get("enable")
+    return managed and bool(config.real_nodes) and not config.managed_ceph
 
 
 def apply_examples(ctx: LabContext) -> str:

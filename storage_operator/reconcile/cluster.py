@@ -258,6 +258,9 @@ def fold_managed_progress(
     alone would say OK with no OSD at all, or Warning while they start); Warning when one failed."""
     fold.events += _fold_selection(fold.status, selection, now=now, generation=generation)
     running = sum(1 for p in osd_phases.values() if p == "Running")
+    ceph = fold.status.ceph
+    if ceph is not None and ceph.osds is not None:
+        running = min(running, ceph.osds.up)  # what Ceph said at the start of this pass counts too
     failed = sorted(n for n, p in osd_phases.items() if p in ("Failed", "Down"))
     if fold.status.phase not in ("Warning", "Ready"):
         return fold

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
+from storage_operator.reconcile.osds import CLUSTER_LABEL, cluster_label
 
 MON_PORT = 3300  # msgr2, Ceph's default
 MON_PORT_V1 = 6789
 MON_IDS = string.ascii_lowercase
 PART_OF = {"app.kubernetes.io/part-of": "storage-operator", "app.kubernetes.io/managed-by": "storage-operator"}
-CLUSTER_LABEL = "storage.baremetal.io/cluster"
 DAEMON_LABEL = "storage.baremetal.io/daemon"
 DAEMON_ID_LABEL = "storage.baremetal.io/daemon-id"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
@@ -158,7 +158,9 @@ def merged_config(spec: CephClusterSpec) -> dict[str, dict[str, str]]:
 def render_ceph_conf(fsid: str, mons: Sequence[MonPlace], config: Mapping[str, Mapping[str, str]]) -> str:
     sections = {section: dict(options) for section, options in config.items()}
     sections.setdefault("global", {})
-    sections["global"] = {"fsid": fsid, "mon_host": mon_host(mons), **sections["global"]}
+    # The cluster's identity and mons are the operator's: an option of the same name in cephConfig is ignored.
+    user = {k: v for k, v in sections["global"].items() if k not in ("fsid", "mon_host")}
+    sections["global"] = {"fsid": fsid, "mon_host": mon_host(mons), **user}
     lines: list[str] = []
     for section in sorted(sections, key=lambda s: (s != "global", s)):
         lines.append(f"[{section}]")
@@ -192,7 +194,7 @@ class Owner:
         return {
             "name": name,
             "namespace": self.namespace,
-            "labels": {**PART_OF, CLUSTER_LABEL: self.name, **(extra_labels or {})},
+            "labels": {**PART_OF, CLUSTER_LABEL: cluster_label(self.name), **(extra_labels or {})},
             "ownerReferences": [self.reference()],
         }
 
@@ -235,10 +237,14 @@ class DaemonPod:
     host_data: str | None = None  # hostPath of the daemon's data directory (mons)
     devices: bool = False  # the host's /dev (OSDs)
     annotations: Mapping[str, str] | None = None
+    # What Ceph must say through the daemon's admin socket before its pod counts as Ready (a rolling
+    # upgrade moves on only then): (command, field of its reply, accepted values separated by commas).
+    ready_when: tuple[str, str, str] | None = None
 
 
 def build_daemon_deployment(owner: Owner, image: str, pod: DaemonPod) -> dict[str, Any]:
-    labels = {DAEMON_LABEL: pod.daemon, DAEMON_ID_LABEL: pod.daemon_id, CLUSTER_LABEL: owner.name}
+    labels = {DAEMON_LABEL: pod.daemon, DAEMON_ID_LABEL: pod.daemon_id, CLUSTER_LABEL: cluster_label(owner.name)}
+    names = {"app.kubernetes.io/name": f"ceph-{pod.daemon}", "app.kubernetes.io/instance": cluster_label(owner.name)}
     name = daemon_name(owner.name, pod.daemon, pod.daemon_id)
     env: list[dict[str, Any]] = [
         {"name": "CEPH_DAEMON_ID", "value": pod.daemon_id},
@@ -296,12 +302,13 @@ def build_daemon_deployment(owner: Owner, image: str, pod: DaemonPod) -> dict[st
                 },
                 "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}},
                 "volumeMounts": mounts,
+                **_readiness(pod),
             }
         ],
         "volumes": volumes,
     }
     spec["nodeSelector"] = {HOSTNAME_LABEL: pod.node}
-    template_meta: dict[str, Any] = {"labels": {**PART_OF, **labels}}
+    template_meta: dict[str, Any] = {"labels": {**PART_OF, **names, **labels}}
     if pod.annotations:
         template_meta["annotations"] = dict(pod.annotations)
     return {
@@ -319,6 +326,22 @@ def build_daemon_deployment(owner: Owner, image: str, pod: DaemonPod) -> dict[st
     }
 
 
+def _readiness(pod: DaemonPod) -> dict[str, Any]:
+    if pod.ready_when is None:
+        return {}
+    command, field, values = pod.ready_when
+    socket = f"/run/ceph/ceph-{pod.daemon}.{pod.daemon_id}.asok"
+    probe = ["python3", "-m", "storage_operator.daemons.ready", socket, command, field, values]
+    return {
+        "readinessProbe": {
+            "exec": {"command": probe},
+            "periodSeconds": 2,
+            "timeoutSeconds": 5,
+            "failureThreshold": 2,
+        }
+    }
+
+
 def mon_pod(owner: Owner, mon: MonPlace, initial: Sequence[MonPlace], fsid: str, data_dir_host_path: str) -> DaemonPod:
     host_data = f"{cluster_data_dir(owner, data_dir_host_path)}/mon-{mon.mon_id}"
     return DaemonPod(
@@ -333,6 +356,7 @@ def mon_pod(owner: Owner, mon: MonPlace, initial: Sequence[MonPlace], fsid: str,
             "CEPH_PUBLIC_ADDRV": mon.addrvec,
         },
         host_data=host_data,
+        ready_when=("mon_status", "state", "leader,peon"),
     )
 
 
@@ -355,6 +379,7 @@ def osd_pod(owner: Owner, osd_id: int, osd_uuid: str, node: str, device: str) ->
         env={"CEPH_OSD_UUID": osd_uuid, "CEPH_OSD_DEVICE": device},
         privileged=True,
         devices=True,
+        ready_when=("status", "state", "active"),
     )
 
 

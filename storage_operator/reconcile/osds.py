@@ -7,6 +7,7 @@ available is listed with its reasons, never used. Explicit devices (nodes[].devi
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +65,14 @@ def _matches_explicit(device: Device, wanted: str) -> bool:
     return wanted in (device.name, device.path, *device.by_id, *device.by_path) or f"/dev/{wanted}" == device.path
 
 
-def select_osds(cluster: str, storage: StorageSpec, inventories: Mapping[str, DiskInventoryStatus]) -> Selection:
+def select_osds(
+    cluster: str,
+    storage: StorageSpec,
+    inventories: Mapping[str, DiskInventoryStatus],
+    owned: frozenset[tuple[str, str]] = frozenset(),
+) -> Selection:
+    """``owned``: (node, device path) of the cluster's own OSDs: selected, though no longer "available"
+    (their BlueStore is what makes them unavailable to anyone else)."""
     selection = Selection()
     name_filter = _compile(storage.device_filter, "spec.storage.deviceFilter", selection.problems)
     path_filter = _compile(storage.device_path_filter, "spec.storage.devicePathFilter", selection.problems)
@@ -81,7 +89,10 @@ def select_osds(cluster: str, storage: StorageSpec, inventories: Mapping[str, Di
         filters = _Filters(node=node_filter, name=name_filter, path=path_filter)
         chosen = _choose(node, inventory.devices, storage, filters, selection)
         for device in chosen:
-            _admit(cluster, node.name, device, storage, selection)
+            if (node.name, device.path) in owned:
+                selection.desired.append(DesiredOSD(osd_name(cluster, node.name, device.name), node.name, device))
+            else:
+                _admit(cluster, node.name, device, storage, selection)
     return selection
 
 
@@ -161,6 +172,16 @@ def fold_osd_status(previous: CephOSDStatus | None, *, device: Device | None, no
 
 
 CLUSTER_LABEL = "storage.baremetal.io/cluster"
+LABEL_VALUE_MAX = 63
+
+
+def cluster_label(cluster: str) -> str:
+    """The CLUSTER_LABEL value of a cluster's objects: its name, or (a label value is at most 63
+    characters; a name may have 253) a prefix of it with a hash of the whole name."""
+    if len(cluster) <= LABEL_VALUE_MAX:
+        return cluster
+    digest = hashlib.sha256(cluster.encode()).hexdigest()[:12]
+    return f"{cluster[: LABEL_VALUE_MAX - 13].rstrip('-.')}-{digest}"
 
 
 def build_cephosd(
@@ -182,7 +203,7 @@ def build_cephosd(
         "metadata": {
             "name": desired.name,
             "namespace": namespace,
-            "labels": {CLUSTER_LABEL: cluster, "app.kubernetes.io/part-of": "storage-operator"},
+            "labels": {CLUSTER_LABEL: cluster_label(cluster), "app.kubernetes.io/part-of": "storage-operator"},
             "ownerReferences": [
                 {
                     "apiVersion": "storage.baremetal.io/v1alpha1",

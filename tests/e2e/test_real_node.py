@@ -27,6 +27,7 @@ from storage_operator.lab.kubelet import cgroup_root
 from storage_operator.lab.lab import Lab
 from storage_operator.lab.state import LabState
 from tests.csi_support import plugin
+from tests.e2e.node_support import apply, get, kubectl, ready
 from tests.support import LabHandle, eventually
 
 REPO = Path(__file__).resolve().parents[2]
@@ -74,33 +75,11 @@ def node_lab(host_before: HostState) -> Iterator[tuple[LabConfig, LabState]]:
     lab.down(keep_logs=True)  # a no-op after the last test took it down
 
 
-def kubectl(config: LabConfig, *args: str, stdin: str | None = None, check: bool = True) -> str:
-    done = subprocess.run(
-        [str(config.root / "bin" / "kubectl"), "--kubeconfig", str(config.paths.kubeconfig), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if check:
-        assert done.returncode == 0, f"kubectl {' '.join(args)}: {done.stderr}"
-    return done.stdout
-
-
-def get(config: LabConfig, *args: str) -> Any:
-    return json.loads(kubectl(config, "get", *args, "-o", "json"))
-
-
 def project_pods(config: LabConfig) -> list[dict[str, Any]]:
     pods: list[dict[str, Any]] = get(config, "pods", "-n", NS, "-l", "app.kubernetes.io/part-of=storage-operator")[
         "items"
     ]
     return [p for p in pods if p["metadata"].get("deletionTimestamp") is None]
-
-
-def ready(pod: dict[str, Any]) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions", []))
 
 
 def operator_pod(config: LabConfig) -> dict[str, Any] | None:
@@ -111,10 +90,6 @@ def operator_pod(config: LabConfig) -> dict[str, Any] | None:
 def lease_holder(config: LabConfig) -> str:
     holder: str = get(config, "lease", "-n", NS, "storage-operator")["spec"].get("holderIdentity") or ""
     return holder
-
-
-def apply(config: LabConfig, doc: dict[str, Any]) -> None:
-    kubectl(config, "apply", "-f", "-", stdin=json.dumps(doc))
 
 
 def block_pool(name: str) -> dict[str, Any]:
@@ -163,10 +138,16 @@ def test_every_project_pod_runs_ready_from_the_built_image(node_lab: tuple[LabCo
         assert pod["status"]["phase"] == "Running"
         assert ready(pod), pod["status"]
         (spec,) = pod["spec"]["containers"]
-        assert spec["image"] == "localhost/storage-operator:lab"
+        # The agent runs the image with the Ceph daemons (it makes OSDs' BlueStore); the others do not.
+        image = (
+            "storage-operator-ceph"
+            if pod["metadata"]["labels"]["app.kubernetes.io/name"] == "storage-agent"
+            else "storage-operator"
+        )
+        assert spec["image"] == f"localhost/{image}:lab"
         assert spec["imagePullPolicy"] == "Never"
         (container,) = pod["status"]["containerStatuses"]
-        assert container["image"].startswith("localhost/storage-operator:")  # the runtime names it by a tag
+        assert container["image"].startswith(f"localhost/{image}:")  # the runtime names it by a tag
         assert container["restartCount"] == 0
     # Each runs as its manifest says: the operator unprivileged, the agent as root (it reads devices).
     uid = kubectl(config, "exec", "-n", NS, "deploy/storage-operator", "--", "id", "-u").strip()
@@ -478,12 +459,19 @@ CAN_I = [
     ("storage-operator", "create", "persistentvolumes", "", "yes"),
     ("storage-operator", "get", "secrets", "kube-system", "no"),
     ("storage-operator", "delete", "nodes", "", "no"),
-    ("storage-operator", "create", "pods", NS, "no"),
+    # Pods only in its own namespace: a deleted managed cluster's mon stores are removed by a pod of it.
+    ("storage-operator", "create", "pods", NS, "yes"),
+    ("storage-operator", "create", "pods", "default", "no"),
+    ("storage-operator", "create", "deployments", "default", "no"),
+    ("storage-operator", "list", "secrets", NS, "no"),
     ("storage-agent", "patch", "diskinventories/status", "", "yes"),
     ("storage-agent", "delete", "diskinventories", "", "no"),
     ("storage-agent", "delete", "cephclusters", NS, "no"),
     ("storage-agent", "list", "secrets", NS, "no"),
     ("storage-agent", "create", "persistentvolumes", "", "no"),
+    ("storage-agent", "patch", "cephosds/status", NS, "yes"),
+    ("storage-agent", "patch", "cephosds", NS, "no"),
+    ("storage-agent", "get", "secrets", NS, "no"),
     # The CSI node plugin has no API access at all (no token mounted, and no rights if it had one).
     ("csi-node", "get", "secrets", NS, "no"),
     ("csi-node", "get", "nodes", "", "no"),

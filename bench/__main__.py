@@ -6,7 +6,7 @@ import argparse
 import inspect
 import sys
 
-from bench import agent, csi, lab_startup, nfs_provisioning, node, operator
+from bench import agent, csi, lab_startup, managed, nfs_provisioning, node, operator
 
 BENCHMARKS = {
     "lab_startup": lab_startup.run,
@@ -15,6 +15,7 @@ BENCHMARKS = {
     "nfs_provisioning": nfs_provisioning.run,
     "csi": csi.run,
     "node": node.run,
+    "managed": managed.run,
 }
 
 

@@ -54,6 +54,12 @@ def parse_osd_new(doc: Any) -> int:
     raise ValueError(f"unexpected reply to osd new: {doc!r}")
 
 
+def build_mon_remove(mon_id: str) -> Command:
+    return mon(
+        "mon remove", what=f"remove mon.{mon_id} from the monmap", ok_errnos=frozenset({errno.ENOENT}), name=mon_id
+    )
+
+
 def build_config_set(who: str, name: str, value: str) -> Command:
     return mon("config set", what=f"set {name} for {who}", who=who, name=name, value=value)
 

@@ -93,6 +93,7 @@ async def _reconcile_managed(
     daemons.session = session
     for deployment in managed.mon_deployments(managed.owner_of(body), spec, identity):
         await daemons.apply(rt, deployment)  # an image change of a mon rolls only once Ceph answers
+    await managed.retire_mons(rt, body, identity, daemons, events)
     await managed.ensure_mgr(rt, body, spec, identity, daemons)
     osd_map = parse_osd_dump(await session.call(build_osd_dump()))
     daemons.ceph_unsettled = [f"osd.{i}" for i, s in sorted(osd_map.items()) if s.in_ and not s.up]

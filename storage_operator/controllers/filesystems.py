@@ -69,12 +69,15 @@ async def reconcile(rt: Runtime, body: Body) -> Outcome:
         await rt.write_status(KIND, body, previous, fold.status, fold.events)
         return Outcome(ok=False, recheck=cluster.refresh_seconds if cluster else None, error=exc)
     await rt.write_status(KIND, body, previous, fold.status, fold.events)
-    return Outcome(ok=True, recheck=cluster.refresh_seconds)
+    # Not ready yet (MDS daemons starting, in managed mode): look again soon, not after a whole interval.
+    soon = min(cluster.refresh_seconds, 5.0)
+    return Outcome(ok=True, recheck=cluster.refresh_seconds if fold.status.phase == "Ready" else soon)
 
 
 async def delete(rt: Runtime, body: Body) -> None:
     """Remove the file system and its pools unless subvolumes (or files) are in it; keep everything with
-    preserveFilesystemOnDelete; leave alone what this object never took over."""
+    preserveFilesystemOnDelete; leave alone what this object never took over. A managed cluster's MDS
+    daemons for it stop only with the file system itself: one that is kept keeps being served."""
     meta = body["metadata"]
     namespace, name = meta["namespace"], str(meta["name"])
     spec = CephFilesystemSpec.model_validate(body.get("spec") or {})
@@ -128,7 +131,7 @@ async def delete(rt: Runtime, body: Body) -> None:
         await rt.hold_deletion(KIND, body, previous, blockers)
     if fs is not None:
         await session.run_stages([[cephfs.build_fs_fail(name)], [cephfs.build_fs_rm(name)]])
-    await ensure_mds(rt, cluster.body, session, name, 0)  # a managed cluster's MDSs of it stop
+    await ensure_mds(rt, cluster.body, session, name, 0)
     ours = sorted(n for n in attached if world.pools[n].owner == mine)
     await delete_pools(session, ours)
     await session.run_stages([[c for pool in ours for c in leftovers_of(world.pools[pool], world)]])

@@ -24,6 +24,7 @@ from storage_operator.ceph.daemons import (
     build_get_or_create,
     build_module_disable,
     build_module_enable,
+    build_mon_remove,
     parse_key,
 )
 from storage_operator.ceph.session import ClusterSession
@@ -53,6 +54,7 @@ from storage_operator.reconcile.managed import (
     mgr_pod,
     mon_keyring_secret,
     mon_pod,
+    parse_mons,
     place_mons,
     render_ceph_conf,
 )
@@ -100,7 +102,8 @@ async def ensure_identity(
         )
     current = await rt.kube(workloads.read_config_map, rt.api, owner.namespace, config_map_name(owner.name))
     fsid = (current or {}).get("fsid") or str(uuid.uuid4())
-    existing = tuple(MonPlace.from_json(i, d) for i, d in json.loads((current or {}).get("mons.json") or "{}").items())
+    existing = parse_mons((current or {}).get("mons.json"))
+    initial = parse_mons((current or {}).get("initial-mons.json")) or existing
     mon_key, admin_key = generate_key(), generate_key()
     keyring = render_keyring(
         [
@@ -130,9 +133,10 @@ async def ensure_identity(
     if placement.problem:
         events.append(Event.warning("MonPlacement", placement.problem))
     conf = render_ceph_conf(fsid, placement.mons, merged_config(spec))
-    await rt.kube(workloads.apply, rt.api, build_config_map(owner, fsid, placement.mons, conf))
+    initial = initial or placement.mons
+    await rt.kube(workloads.apply, rt.api, build_config_map(owner, fsid, placement.mons, conf, initial))
     # The first monmap lists the mons of the first placement; a mon added later joins the quorum.
-    identity = Identity(fsid, admin_key, placement.mons, existing or placement.mons)
+    identity = Identity(fsid, admin_key, placement.mons, initial)
     daemons.mon_count = len(placement.mons)
     for deployment in mon_deployments(owner, spec, identity):
         await daemons.apply(rt, deployment)
@@ -304,3 +308,20 @@ def filesystem_of(deployment: Body) -> str | None:
             if env.get("name") == "CEPH_FILESYSTEM":
                 return str(env.get("value"))
     return None
+
+
+async def retire_mons(rt: Runtime, body: Body, identity: Identity, daemons: Daemons, events: list[Event]) -> None:
+    """Mons that ``mon.count`` no longer wants (the highest ids): out of the monmap, then stopped."""
+    session = daemons.session
+    if session is None:
+        return
+    owner = owner_of(body)
+    wanted = {m.mon_id for m in identity.mons}
+    for name, deployment in daemons.existing.items():
+        labels = deployment["metadata"].get("labels") or {}
+        mon_id = str(labels.get(DAEMON_ID_LABEL, ""))
+        if labels.get(DAEMON_LABEL) != "mon" or mon_id in wanted:
+            continue
+        await session.call(build_mon_remove(mon_id))
+        await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, name)
+        events.append(Event.normal("MonRemoved", f"mon.{mon_id} removed from the monmap and stopped (mon.count)"))

@@ -199,7 +199,15 @@ class Owner:
         }
 
 
-def build_config_map(owner: Owner, fsid: str, mons: Sequence[MonPlace], conf: str) -> dict[str, Any]:
+def parse_mons(text: str | None) -> tuple[MonPlace, ...]:
+    return tuple(MonPlace.from_json(i, d) for i, d in sorted(json.loads(text or "{}").items()))
+
+
+def build_config_map(
+    owner: Owner, fsid: str, mons: Sequence[MonPlace], conf: str, initial: Sequence[MonPlace] = ()
+) -> dict[str, Any]:
+    """``initial``: the mons of the first monmap (kept as they were: a mon made later starts from it and
+    joins; the Deployments' environment must not change when the count does)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -208,6 +216,7 @@ def build_config_map(owner: Owner, fsid: str, mons: Sequence[MonPlace], conf: st
             "ceph.conf": conf,
             "fsid": fsid,
             "mons.json": json.dumps({m.mon_id: m.to_json() for m in mons}, sort_keys=True),
+            "initial-mons.json": json.dumps({m.mon_id: m.to_json() for m in initial or mons}, sort_keys=True),
         },
     }
 

@@ -148,6 +148,10 @@ def wait_pool_ready(config: LabConfig, name: str) -> None:
     eventually(lambda: phase_of(get(config, "cephblockpool", "-n", NS, name)) == "Ready", timeout=60)
 
 
+def image_of(deployment: dict[str, Any]) -> str:
+    return str(deployment["spec"]["template"]["spec"]["containers"][0]["image"])
+
+
 def gone(config: LabConfig, name: str) -> bool:
     return not get(config, "cephclusters", "-n", NS, "--field-selector", f"metadata.name={name}")["items"]
 
@@ -215,6 +219,7 @@ def test_a_cephfs_volume_on_it_is_staged_and_carries_a_file(lab: tuple[LabConfig
                 "metadataPool": {"failureDomain": "osd", "replicated": {"size": 2}},
                 "dataPools": [{"name": "data", "failureDomain": "osd", "replicated": {"size": 2}}],
                 "metadataServer": {"activeCount": 1, "activeStandby": False, "standbyCount": 1},
+                "preserveFilesystemOnDelete": False,
             },
         },
     )
@@ -227,6 +232,7 @@ def test_a_cephfs_volume_on_it_is_staged_and_carries_a_file(lab: tuple[LabConfig
     monitors = next(line.split("=", 1)[1].strip() for line in conf.splitlines() if line.startswith("mon_host"))
     secret = admin.keyring.read_text().split("key = ")[1].strip()
     socket = home / "csi.sock"
+    log = (home / "plugin.log").open("w")
     plugin = subprocess.Popen(
         [
             str(REPO / ".venv" / "bin" / "python"),
@@ -248,7 +254,7 @@ def test_a_cephfs_volume_on_it_is_staged_and_carries_a_file(lab: tuple[LabConfig
             f"127.0.0.1:{config.port_base + 390}",
         ],
         cwd=REPO,
-        stdout=(home / "plugin.log").open("w"),
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     staged, target = home / "staged", home / "target"
@@ -310,8 +316,17 @@ def test_a_cephfs_volume_on_it_is_staged_and_carries_a_file(lab: tuple[LabConfig
     finally:
         plugin.terminate()
         plugin.wait(timeout=30)
+        log.close()
     assert mons["phase"] == "Ready"
     delete(config, "cephfilesystem", "files", wait=True)
+    # The file system went, and with it its MDS daemons.
+    assert not admin.json("fs", "ls")
+
+    def mds_left() -> list[str]:
+        items = get(config, "deployments", "-n", NS)["items"]
+        return [d["metadata"]["name"] for d in items if "-mds-files-" in d["metadata"]["name"]]
+
+    eventually(lambda: not mds_left(), timeout=60)
 
 
 def _mds(admin: Admin) -> list[dict[str, Any]]:
@@ -455,12 +470,13 @@ def test_a_new_image_rolls_through_the_daemons_one_at_a_time(lab: tuple[LabConfi
         deployments = get(config, "deployments", "-n", NS, "-l", selector)["items"]
         unavailable = [d for d in deployments if (d.get("status") or {}).get("availableReplicas") != 1]
         most_unavailable = max(most_unavailable, len(unavailable))
-        images = {d["spec"]["template"]["spec"]["containers"][0]["image"] for d in deployments}
+        images = {image_of(d) for d in deployments}
         if images == {new} and not unavailable and healthy(config, 3):
             break
         time.sleep(0.5)
     else:
-        pytest.fail(f"the upgrade did not finish: {cluster(config)['status'].get('message')}")
+        old = sorted(d["metadata"]["name"] for d in deployments if image_of(d) != new)
+        pytest.fail(f"the upgrade did not finish ({old} not rolled): {cluster(config)['status'].get('message')}")
     assert most_unavailable <= 1
     upgraded = sorted(events(config, CLUSTER, "Upgrading"), key=lambda e: e.get("firstTimestamp") or "")
     who = [e["message"].split(":")[0] for e in upgraded]

@@ -31,7 +31,7 @@ from storage_operator.reconcile.deletion import cluster_blockers
 from storage_operator.reconcile.events import Event
 
 KIND = "CephCluster"
-BOOTSTRAP_RECHECK = 3.0  # while a managed cluster comes up: look again this soon
+BOOTSTRAP_RECHECK = 2.0  # while a managed cluster comes up: look again this soon
 
 
 async def reconcile(rt: Runtime, body: Body) -> Outcome:
@@ -84,10 +84,19 @@ async def _reconcile_managed(
     try:
         observed = await observe_cluster(session)
     except StorageError as exc:
+        # A fresh session next time: a session that failed answers "unreachable" for a while without
+        # trying, and the mons of a cluster being made come up within seconds.
+        await rt.sessions.drop(f"{namespace}/{name}")
         selection, osd_events, phases = await sync_osds(rt, body, spec)
-        mons = ", ".join(f"{m.mon_id} on {m.node}" for m in identity.mons)
-        waiting = f"waiting for the mons ({mons}) to form a quorum ({failure_of(exc)[1]})"
-        fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
+        reason, message = failure_of(exc)
+        if previous is not None and previous.ceph is not None and previous.ceph.fsid:
+            # It answered before: its mons are down or lost their quorum now. That is a failure.
+            fold = fold_failure(spec, previous, Failure(reason, message), generation=generation, now=now)
+            fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
+        else:
+            mons = ", ".join(f"{m.mon_id} on {m.node}" for m in identity.mons)
+            waiting = f"waiting for the mons ({mons}) to form a quorum ({message})"
+            fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
         await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
         return Outcome(ok=True, recheck=BOOTSTRAP_RECHECK)
     daemons.session = session

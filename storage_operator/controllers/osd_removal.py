@@ -26,6 +26,7 @@ from storage_operator.ceph.daemons import (
     parse_safe_to_destroy,
 )
 from storage_operator.ceph.observe import observe_pool_world
+from storage_operator.ceph.session import ClusterSession
 from storage_operator.controllers.errors import deletion_waits
 from storage_operator.controllers.runtime import Body, Runtime
 from storage_operator.errors import NotFound
@@ -53,9 +54,18 @@ async def remove(rt: Runtime, body: Body) -> None:
         raise deletion_waits(f"the agent on {spec.node} is preparing {spec.device.path}; removal follows")
     cluster = await _cluster(rt, namespace, spec.cluster_ref.name)
     cluster_spec = CephClusterSpec.model_validate(cluster.get("spec") or {}) if cluster else None
+    live = cluster is not None and not cluster["metadata"].get("deletionTimestamp")
+    if status.osd_id is None and status.osd_uuid is not None:
+        # Allocation was under way: Ceph may hold an id for the uuid (its status write was lost). The
+        # device was never written (the agent prepares only with an id), so nothing is wiped.
+        found = await _id_of(rt, namespace, spec.cluster_ref.name, status.osd_uuid) if live else None
+        if found is None:
+            await _forget_key(rt, namespace, spec, status)
+            return
+        status = status.model_copy(update={"osd_id": found})
     wipe = find(status.conditions, WIPE)
     if wipe is None:
-        if cluster is not None and not cluster["metadata"].get("deletionTimestamp") and status.osd_id is not None:
+        if live and status.osd_id is not None:
             await _leave_cluster(rt, body, spec, status, namespace)
         elif not await _stop(rt, namespace, spec.cluster_ref.name, status, wait=True):
             # The daemon holds its device open (exclusively): nothing can be wiped before it is gone.
@@ -77,10 +87,25 @@ async def remove(rt: Runtime, body: Body) -> None:
         await rt.post(body, failed)
         if cluster is not None:
             await rt.post(cluster, failed)  # the CephOSD is about to go; its cluster keeps the word
+    await _forget_key(rt, namespace, spec, status)
+
+
+async def _forget_key(rt: Runtime, namespace: str, spec: CephOSDSpec, status: CephOSDStatus) -> None:
     if status.osd_uuid is not None:
-        await rt.kube(
-            workloads.delete_secret, rt.api, namespace, osd_key_secret(spec.cluster_ref.name, status.osd_uuid)
-        )
+        secret = osd_key_secret(spec.cluster_ref.name, status.osd_uuid)
+        await rt.kube(workloads.delete_secret, rt.api, namespace, secret)
+
+
+async def _session(rt: Runtime, namespace: str, cluster: str) -> ClusterSession:
+    body = await rt.kube(objects.get_object, rt.api, "CephCluster", cluster, namespace)
+    connection = await rt.connection(namespace, cluster, CephClusterSpec.model_validate(body.get("spec") or {}))
+    return rt.sessions.get(f"{namespace}/{cluster}", connection)
+
+
+async def _id_of(rt: Runtime, namespace: str, cluster: str, osd_uuid: str) -> int | None:
+    session = await _session(rt, namespace, cluster)
+    osd_map = parse_osd_dump(await session.call(build_osd_dump()))
+    return next((i for i, s in osd_map.items() if s.uuid == osd_uuid), None)
 
 
 async def _cluster(rt: Runtime, namespace: str, name: str) -> Body | None:
@@ -95,11 +120,7 @@ async def _leave_cluster(rt: Runtime, body: Body, spec: CephOSDSpec, status: Cep
     osd_id = status.osd_id
     if osd_id is None:
         return
-    cluster_spec = CephClusterSpec.model_validate(
-        (await rt.kube(objects.get_object, rt.api, "CephCluster", spec.cluster_ref.name, namespace)).get("spec") or {}
-    )
-    connection = await rt.connection(namespace, spec.cluster_ref.name, cluster_spec)
-    session = rt.sessions.get(f"{namespace}/{spec.cluster_ref.name}", connection)
+    session = await _session(rt, namespace, spec.cluster_ref.name)
     state = parse_osd_dump(await session.call(build_osd_dump())).get(osd_id)
     if state is None:
         if not await _stop(rt, namespace, spec.cluster_ref.name, status, wait=True):

@@ -84,6 +84,7 @@ def describe(config: LabConfig, state: LabState, *, repo_root: Path) -> list[str
         f"-> {rel(paths.nfs_export)}: "
         f"{_observed(nfs)}",
         operator_line(config, rel),
+        *managed_lines(config),
         *csi_lines(config, rel),
         *(
             [
@@ -127,6 +128,24 @@ def operator_line(config: LabConfig, rel: Callable[[Path], str]) -> str:
         f"Operator    http://127.0.0.1:{config.ports.operator_http}/metrics  ({who}; "
         f"log {rel(config.paths.log('storage-operator'))})"
     )
+
+
+def managed_lines(config: LabConfig) -> list[str]:
+    """The managed example (node profile): where it is now, and how to watch it come up."""
+    if not config.managed_ceph or not config.real_nodes:
+        return []
+    ns = config.operator_namespace
+
+    def phase() -> list[str]:
+        jsonpath = "{.status.phase}: {.status.message}"
+        return kubectl(config, "get", "cephcluster", "-n", ns, "managed", "-o", f"jsonpath={jsonpath}")
+
+    (now,) = _observed_lines(phase) or ["(no status yet)"]
+    return [
+        f"Managed     CephCluster {ns}/managed on {config.real_nodes[0]}'s disks, its mon, mgr and OSDs as pods: "
+        f"{now[:160]}",
+        f"  watch     kubectl get cephclusters,cephosds -n {ns} -w   (Ready with 3 OSDs about 20 s after the lab)",
+    ]
 
 
 def csi_lines(config: LabConfig, rel: Callable[[Path], str]) -> list[str]:

@@ -4,6 +4,7 @@ failures that say which; Events on transitions; deletion held while pools use th
 from __future__ import annotations
 
 import base64
+import json
 import socket
 import threading
 import time
@@ -187,16 +188,35 @@ def test_secrets_outside_the_operator_namespace_are_not_readable(lab: LabHandle,
     ns.wait_gone(KIND, name)
 
 
-def test_a_managed_cluster_is_told_once_that_it_is_not_supported_yet(lab: LabHandle) -> None:
+def test_a_managed_cluster_without_a_kubelet_waits_for_its_mons_and_says_so_once(lab: LabHandle) -> None:
+    """The process profile runs no pods: the managed example gets its keys, ConfigMap and mon Deployments,
+    and waits for a quorum that never forms, saying so once (the real-node tests see it come up)."""
     with lab.api() as api:
         storage = Storage(api, lab.config.operator_namespace)
-        body = storage.wait_phase(KIND, "managed", "Pending")
-        supported = condition(body, "Supported")
-        assert (supported["status"], supported["reason"]) == ("False", "ManagedModeNotSupported")
-        time.sleep(2)  # long enough for a retry loop to show itself
-        events = [e for e in storage.event_objects("managed") if e.reason == "ManagedModeNotSupported"]
+        body = storage.wait_phase(KIND, "managed", "Progressing")
+        connected = condition(body, "Connected")
+        assert (connected["status"], connected["reason"]) == ("False", "Bootstrapping")
+        assert "waiting for the mons" in connected["message"]
+        time.sleep(8)  # long enough for a retry loop to show itself
+        events = [e for e in storage.event_objects("managed") if e.reason == "Bootstrapping"]
         assert len(events) == 1
         assert events[0].count == 1
+        core = client.CoreV1Api(api)
+        secret = core.read_namespaced_secret("managed-ceph-admin", lab.config.operator_namespace)
+        data = secret.data or {}
+        assert sorted(data) == ["userID", "userKey"]
+        conf = core.read_namespaced_config_map("managed-ceph-config", lab.config.operator_namespace).data
+        key = base64.b64decode(data["userKey"]).decode()
+        assert key not in json.dumps(conf)  # keys only in Secrets
+        assert key not in json.dumps(status(body))
+        mons = (
+            client.AppsV1Api(api)
+            .list_namespaced_deployment(
+                lab.config.operator_namespace, label_selector="storage.baremetal.io/cluster=managed"
+            )
+            .items
+        )
+        assert sorted(str(d.metadata.name) for d in mons) == ["managed-mon-a", "managed-mon-b", "managed-mon-c"]
 
 
 def test_a_device_filter_that_is_not_a_regex_is_reported(lab: LabHandle, ns: Storage) -> None:

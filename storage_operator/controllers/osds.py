@@ -7,6 +7,7 @@ that Ceph knows of is ever deleted here.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from storage_operator.api.v1alpha1.cephcluster import CephClusterSpec
@@ -46,57 +47,87 @@ async def sync_osds(
         if (item["metadata"].get("labels") or {}).get(CLUSTER_LABEL) == cluster_label(name)
     }
     selection = select_osds(name, spec.storage, inventories, owned=_owned(existing.values()))
-    events: list[Event] = []
-    wanted = {d.name: d for d in selection.desired}
-    created = []
-    for osd_name, desired in wanted.items():
-        if osd_name in existing:
-            continue
-        body = build_cephosd(
-            desired,
-            cluster=name,
-            namespace=namespace,
-            cluster_uid=str(meta["uid"]),
-            device_class=spec.storage.device_class,
-        )
-        try:
-            existing[osd_name] = await rt.kube(objects.create_object, rt.api, body)
-            created.append(f"{desired.node}/{desired.device.name}")
-        except Conflict:
-            existing[osd_name] = await rt.kube(objects.get_object, rt.api, KIND, osd_name, namespace)
-    if created:
-        events.append(Event.normal("OSDsPlanned", f"CephOSDs made for {', '.join(created)}"))
+    events = await _create_missing(rt, cluster, spec, selection, existing)
+    wanted = {d.name for d in selection.desired}
     dropped = []
     phases: dict[str, str] = {}
     for osd_name, item in existing.items():
         osd_spec = CephOSDSpec.model_validate(item.get("spec") or {})
         previous = rt.status_of(item, CephOSDStatus)
+        where = f"{osd_spec.node}/{osd_spec.device.path}"
         if item["metadata"].get("deletionTimestamp"):
             phases[osd_name] = "Removing"  # its deletion handler owns it now (osd_removal)
             continue
-        if osd_name not in wanted and (previous is None or (previous.osd_id is None and previous.osd_uuid is None)):
+        prepared = previous is not None and (previous.osd_id is not None or previous.osd_uuid is not None)
+        if osd_name not in wanted and not prepared:
             # Never prepared, so nothing is on the device: a de-selected CephOSD simply goes.
-            try:
+            with contextlib.suppress(NotFound):
                 await rt.kube(objects.delete_object, rt.api, KIND, osd_name, namespace)
-                dropped.append(f"{osd_spec.node}/{osd_spec.device.path}")
-            except NotFound:
-                pass
+                dropped.append(where)
             continue
-        device = _device(inventories.get(osd_spec.node), osd_spec.device.path)
-        status = fold_osd_status(previous, device=device, node=osd_spec.node, path=osd_spec.device.path)
-        if managed is not None:
-            status = await advance(rt, managed, item, osd_spec, status)
-        uid = str(item["metadata"]["uid"])
-        if status.phase != rt.announced.get(uid):
-            # Phases the agent sets (Prepared, Failed) are announced here too, when first seen.
-            note = Event.warning if status.phase in WARNING_PHASES else Event.normal
-            await rt.post(item, note(status.phase or "Pending", status.message or ""))
-            rt.announced[uid] = status.phase or "Pending"
-        await rt.write_status(KIND, item, previous, status, [])
-        phases[osd_name] = status.phase or "Pending"
+        if osd_name not in wanted and spec.storage.remove_osds_out_of_selection:
+            await rt.kube(objects.delete_object, rt.api, KIND, osd_name, namespace)
+            events.append(Event.normal("LeavesSelection", f"{where} is no longer selected: its OSD is removed"))
+            phases[osd_name] = "Removing"
+            continue
+        if osd_name not in wanted:
+            selection.problems.append(
+                f"{where} is no longer selected but holds an OSD, which stays (storage.removeOSDsOutOfSelection "
+                "is false; or delete its CephOSD)"
+            )
+        phases[osd_name] = await _follow(rt, item, osd_spec, previous, inventories=inventories, managed=managed)
     if dropped:
         events.append(Event.normal("OSDsDropped", f"no longer selected, never prepared, removed: {', '.join(dropped)}"))
     return selection, events, phases
+
+
+async def _create_missing(
+    rt: Runtime, cluster: Body, spec: CephClusterSpec, selection: Selection, existing: dict[str, Body]
+) -> list[Event]:
+    """A CephOSD for each selected device that has none (added to ``existing``)."""
+    meta = cluster["metadata"]
+    created = []
+    for desired in selection.desired:
+        if desired.name in existing:
+            continue
+        body = build_cephosd(
+            desired,
+            cluster=meta["name"],
+            namespace=meta["namespace"],
+            cluster_uid=str(meta["uid"]),
+            device_class=spec.storage.device_class,
+        )
+        try:
+            existing[desired.name] = await rt.kube(objects.create_object, rt.api, body)
+            created.append(f"{desired.node}/{desired.device.name}")
+        except Conflict:
+            existing[desired.name] = await rt.kube(objects.get_object, rt.api, KIND, desired.name, meta["namespace"])
+    return [Event.normal("OSDsPlanned", f"CephOSDs made for {', '.join(created)}")] if created else []
+
+
+async def _follow(
+    rt: Runtime,
+    item: Body,
+    osd_spec: CephOSDSpec,
+    previous: CephOSDStatus | None,
+    *,
+    inventories: dict[str, DiskInventoryStatus],
+    managed: Managed | None,
+) -> str:
+    """One CephOSD's next status (its lifecycle, when the cluster is managed and answers), written and
+    announced; its phase."""
+    device = _device(inventories.get(osd_spec.node), osd_spec.device.path)
+    status = fold_osd_status(previous, device=device, node=osd_spec.node, path=osd_spec.device.path)
+    if managed is not None:
+        status = await advance(rt, managed, item, osd_spec, status)
+    uid = str(item["metadata"]["uid"])
+    if status.phase != rt.announced.get(uid):
+        # Phases the agent sets (Prepared, Failed) are announced here too, when first seen.
+        note = Event.warning if status.phase in WARNING_PHASES else Event.normal
+        await rt.post(item, note(status.phase or "Pending", status.message or ""))
+        rt.announced[uid] = status.phase or "Pending"
+    await rt.write_status(KIND, item, previous, status, [])
+    return status.phase or "Pending"
 
 
 def _owned(items: Iterable[Body]) -> frozenset[tuple[str, str]]:

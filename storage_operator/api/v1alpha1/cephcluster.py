@@ -154,6 +154,13 @@ class StorageSpec(APIModel):
     device_class: str | None = Field(
         None, max_length=DEVICE_CLASS_MAX, pattern=DEVICE_CLASS, description="CRUSH device class for new OSDs."
     )
+    remove_osds_out_of_selection: bool = Field(
+        False,
+        alias="removeOSDsOutOfSelection",
+        description="An OSD whose device the selection no longer picks is removed (safely: out, drained, "
+        "purged; refused while a pool would lose copies). False: it stays, and condition DevicesSelected "
+        "names it.",
+    )
 
 
 class CleanupPolicy(APIModel):

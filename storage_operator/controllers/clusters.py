@@ -116,7 +116,9 @@ async def _reconcile_managed(
         fold.status.message = f"{upgrading}; {fold.status.message}"
     _export(rt, namespace, name, observed)
     await rt.write_status(KIND, body, previous, fold.status, events + daemons.events + fold.events + osd_events)
-    settled = fold.status.phase == "Ready"
+    # Settled: Ready with every mon of the placement in the quorum (a count just changed shows soon).
+    quorum = set(observed.status.quorum)
+    settled = fold.status.phase == "Ready" and all(m.mon_id in quorum for m in identity.mons)
     return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds) if settled else BOOTSTRAP_RECHECK)
 
 

@@ -114,11 +114,13 @@ async def ensure_identity(
     made = await rt.kube(
         workloads.create_secret_once,
         rt.api,
-        build_secret(owner, mon_keyring_secret(owner.name), {"keyring": keyring}),
+        build_secret(owner, mon_keyring_secret(owner.name), {"keyring": keyring, "fsid": fsid}),
     )
     if not made:
         stored = await rt.kube(objects.read_secret, rt.api, owner.namespace, mon_keyring_secret(owner.name))
         admin_key = _admin_key_of(stored.get("keyring", ""))
+        # The identity lives with the keys: a lost ConfigMap must not mint a new cluster.
+        fsid = stored.get("fsid") or fsid
     await rt.kube(
         workloads.create_secret_once,
         rt.api,
@@ -183,21 +185,20 @@ async def ensure_mgr(rt: Runtime, body: Body, spec: CephClusterSpec, identity: I
     session = daemons.session
     if session is None:
         return
-    node = identity.mons[0].node
+    commands = []
     for index in range(spec.mgr.count):
         mgr_id = "ab"[index]
         key = parse_key(await session.call(build_get_or_create(f"mgr.{mgr_id}", DAEMON_CAPS["mgr"])), f"mgr.{mgr_id}")
         secret = build_secret(owner, daemon_secret(owner.name, "mgr", mgr_id), {"key": key})
         await rt.kube(workloads.apply, rt.api, secret)
-        mgr_node = identity.mons[index % len(identity.mons)].node if index else node
-        deployment = build_daemon_deployment(owner, spec.ceph_version.image, mgr_pod(owner, mgr_id, mgr_node))
+        host = identity.mons[index % len(identity.mons)]  # mgrs on the mons' nodes, one each while there are
+        deployment = build_daemon_deployment(owner, spec.ceph_version.image, mgr_pod(owner, mgr_id, host.node))
         await daemons.apply(rt, deployment)
-    commands = []
+        if spec.monitoring.enabled:
+            # Each mgr's metrics on its own node's address, never on every address of the host.
+            commands.append(build_config_set(f"mgr.{mgr_id}", "mgr/prometheus/server_addr", host.ip))
     if spec.monitoring.enabled:
-        # Bound to the mgr node's address, never to every address of the host.
-        ip = next(m.ip for m in identity.mons if m.node == node)
         commands += [
-            build_config_set("mgr", "mgr/prometheus/server_addr", ip),
             build_config_set("mgr", "mgr/prometheus/server_port", str(spec.monitoring.port)),
             build_module_enable("prometheus"),
         ]

@@ -193,6 +193,36 @@ def test_the_managed_cluster_comes_up_with_three_osds_and_says_so(lab: tuple[Lab
     assert plain not in json.dumps(get(config, "configmap", "-n", NS, f"{CLUSTER}-ceph-config"))
 
 
+def test_the_mon_count_goes_up_and_down(lab: tuple[LabConfig, LabState]) -> None:
+    """Three mons (allowMultiplePerNode: the lab has one real node): the new ones start from the first
+    monmap and join the quorum; back to one: they leave the monmap and stop."""
+    config, _ = lab
+
+    def mons(count: int) -> None:
+        patch = {"spec": {"mon": {"count": count, "allowMultiplePerNode": count > 1}}}
+        kubectl(config, "patch", "cephcluster", "-n", NS, CLUSTER, "--type", "merge", "-p", json.dumps(patch))
+
+    def mon_pods() -> list[dict[str, Any]]:
+        selector = f"storage.baremetal.io/cluster={CLUSTER},storage.baremetal.io/daemon=mon"
+        pods = get(config, "pods", "-n", NS, "-l", selector)["items"]
+        return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+    def quorum(n: int) -> dict[str, Any] | None:
+        body = healthy(config, 3)
+        return body if body is not None and body["status"]["summary"]["mons"] == f"{n}/{n}" else None
+
+    mons(3)
+    body = eventually(lambda: quorum(3), timeout=120)
+    assert sorted(body["status"]["ceph"]["mons"]["quorum"]) == ["a", "b", "c"]
+    assert len(mon_pods()) == 3
+    assert all(ready(p) for p in mon_pods())
+    mons(1)
+    eventually(lambda: quorum(1), timeout=120)
+    eventually(lambda: len(mon_pods()) == 1, timeout=60)
+    removed = sorted(e["message"].split(" ")[0] for e in events(config, CLUSTER, "MonRemoved"))
+    assert removed == ["mon.b", "mon.c"]
+
+
 def test_a_pool_on_it_stores_and_returns_an_object(lab: tuple[LabConfig, LabState]) -> None:
     config, _ = lab
     apply(config, pool("data", 2))

@@ -103,6 +103,7 @@ async def _reconcile_managed(
     for deployment in managed.mon_deployments(managed.owner_of(body), spec, identity):
         await daemons.apply(rt, deployment)  # an image change of a mon rolls only once Ceph answers
     await managed.retire_mons(rt, body, identity, daemons, events)
+    events += await managed.replace_lost_mons(rt, body, spec, identity, quorum=observed.status.quorum, daemons=daemons)
     await managed.ensure_mgr(rt, body, spec, identity, daemons)
     osd_map = parse_osd_dump(await session.call(build_osd_dump()))
     daemons.ceph_unsettled = [f"osd.{i}" for i, s in sorted(osd_map.items()) if s.in_ and not s.up]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,13 +50,16 @@ from storage_operator.reconcile.managed import (
     cleanup_pod_name,
     cluster_data_dir,
     config_map_name,
+    daemon_name,
     daemon_secret,
     mds_pod,
     merged_config,
     mgr_pod,
     mon_keyring_secret,
     mon_pod,
+    mons_to_replace,
     parse_mons,
+    parse_retired,
     place_mons,
     render_ceph_conf,
 )
@@ -71,6 +76,7 @@ class Identity:
     admin_key: str
     mons: tuple[MonPlace, ...]
     initial: tuple[MonPlace, ...]  # the mons of the first monmap
+    retired: dict[str, str]  # mons removed for good: id -> node
 
 
 def mon_deployments(owner: Owner, spec: CephClusterSpec, identity: Identity) -> list[dict[str, Any]]:
@@ -104,6 +110,7 @@ async def ensure_identity(
     fsid = (current or {}).get("fsid") or str(uuid.uuid4())
     existing = parse_mons((current or {}).get("mons.json"))
     initial = parse_mons((current or {}).get("initial-mons.json")) or existing
+    retired = parse_retired((current or {}).get("retired-mons.json"))
     mon_key, admin_key = generate_key(), generate_key()
     keyring = render_keyring(
         [
@@ -129,16 +136,26 @@ async def ensure_identity(
     if made:
         events.append(Event.normal("Bootstrapped", f"new cluster fsid {fsid}: mon and admin keys made into Secrets"))
     nodes = await _mon_nodes(rt, spec, owner.name)
-    placement = place_mons(spec.mon.count, nodes, existing, allow_multiple_per_node=spec.mon.allow_multiple_per_node)
+    placement = place_mons(
+        spec.mon.count,
+        nodes,
+        existing,
+        allow_multiple_per_node=spec.mon.allow_multiple_per_node,
+        retired=list(retired),
+        avoid=list(retired.values()),
+    )
     if not placement.mons:
         raise NotReady(f"no node to put a mon on: {placement.problem}", delay=10)
     if placement.problem:
         events.append(Event.warning("MonPlacement", placement.problem))
     conf = render_ceph_conf(fsid, placement.mons, merged_config(spec))
     initial = initial or placement.mons
-    await rt.kube(workloads.apply, rt.api, build_config_map(owner, fsid, placement.mons, conf, initial))
+    gone = {m.mon_id: m.node for m in existing if m not in placement.mons}  # the count was lowered
+    retired = retired | gone
+    config_map = build_config_map(owner, fsid, placement.mons, conf, initial=initial, retired=retired)
+    await rt.kube(workloads.apply, rt.api, config_map)
     # The first monmap lists the mons of the first placement; a mon added later joins the quorum.
-    identity = Identity(fsid, admin_key, placement.mons, initial)
+    identity = Identity(fsid, admin_key, placement.mons, initial, retired)
     daemons.mon_count = len(placement.mons)
     for deployment in mon_deployments(owner, spec, identity):
         await daemons.apply(rt, deployment)
@@ -326,3 +343,50 @@ async def retire_mons(rt: Runtime, body: Body, identity: Identity, daemons: Daem
         await session.call(build_mon_remove(mon_id))
         await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, name)
         events.append(Event.normal("MonRemoved", f"mon.{mon_id} removed from the monmap and stopped (mon.count)"))
+
+
+async def replace_lost_mons(
+    rt: Runtime, body: Body, spec: CephClusterSpec, identity: Identity, *, quorum: Sequence[str], daemons: Daemons
+) -> list[Event]:
+    """A mon out of the quorum for mon.failoverSeconds is removed from the monmap, stopped and retired;
+    the next pass places a new one (a fresh id, on another node when there is one)."""
+    session = daemons.session
+    owner = owner_of(body)
+    if session is None:
+        return []
+    events: list[Event] = []
+    now = time.monotonic()
+    since: dict[str, float] = {}
+    for mon in identity.mons:
+        key = f"{owner.namespace}/{owner.name}/{mon.mon_id}"
+        if mon.mon_id in quorum:
+            rt.mon_out_since.pop(key, None)
+            continue
+        if key not in rt.mon_out_since:
+            rt.mon_out_since[key] = now
+            events.append(
+                Event.warning(
+                    "MonOutOfQuorum",
+                    f"mon.{mon.mon_id} on {mon.node} is out of the quorum; it is replaced if it is not back within "
+                    f"{spec.mon.failover_seconds} s",
+                )
+            )
+        since[mon.mon_id] = rt.mon_out_since[key]
+    for mon_id in mons_to_replace(identity.mons, quorum, since, now, float(spec.mon.failover_seconds)):
+        lost = next(m for m in identity.mons if m.mon_id == mon_id)
+        await session.call(build_mon_remove(mon_id))
+        await rt.kube(workloads.delete_deployment, rt.api, owner.namespace, daemon_name(owner.name, "mon", mon_id))
+        mons = [m for m in identity.mons if m.mon_id != mon_id]
+        retired = {**identity.retired, mon_id: lost.node}
+        conf = render_ceph_conf(identity.fsid, mons, merged_config(spec))
+        config_map = build_config_map(owner, identity.fsid, mons, conf, initial=identity.initial, retired=retired)
+        await rt.kube(workloads.apply, rt.api, config_map)
+        rt.mon_out_since.pop(f"{owner.namespace}/{owner.name}/{mon_id}", None)
+        events.append(
+            Event.warning(
+                "MonReplaced",
+                f"mon.{mon_id} on {lost.node} was out of the quorum for {spec.mon.failover_seconds} s: removed "
+                "from the monmap and stopped; a new mon takes its place",
+            )
+        )
+    return events

@@ -57,7 +57,8 @@ class Daemons:
     async def load(cls, rt: Runtime, namespace: str, cluster: str) -> Daemons:
         selector = f"{CLUSTER_LABEL}={cluster_label(cluster)}"
         found = await rt.kube(workloads.list_deployments, rt.api, namespace, selector)
-        return cls({str(d["metadata"]["name"]): d for d in found})
+        # One being deleted (its pods still stopping) is on its way out: not the cluster's any more.
+        return cls({str(d["metadata"]["name"]): d for d in found if not d["metadata"].get("deletionTimestamp")})
 
     async def apply(self, rt: Runtime, deployment: Body) -> None:
         name = str(deployment["metadata"]["name"])

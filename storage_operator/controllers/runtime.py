@@ -68,6 +68,7 @@ class Runtime:
     seen_generation: dict[str, int] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)  # uid -> kind of every running loop
     announced: dict[str, str] = field(default_factory=dict)  # CephOSD uid -> the phase last told in an Event
+    mon_out_since: dict[str, float] = field(default_factory=dict)  # "ns/cluster/mon" -> when it left the quorum
     nfs: NFSProvisioner | None = None  # set while leading: the NFS provisioner (its caches and connections)
     _kube_pool: ThreadPoolExecutor = field(init=False)
 

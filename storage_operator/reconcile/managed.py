@@ -118,16 +118,21 @@ def place_mons(
     existing: Sequence[MonPlace],
     *,
     allow_multiple_per_node: bool,
+    retired: Sequence[str] = (),
+    avoid: Sequence[str] = (),
 ) -> Placement:
     """Keep the mons that exist (a mon never moves: its store is on its node); add mons on the nodes
     with the fewest, in name order, until there are ``count``. ``nodes``: node name -> address, for the
-    nodes that may hold a mon. Scaling down drops the mons with the highest ids."""
+    nodes that may hold a mon. Scaling down drops the mons with the highest ids. ``retired``: ids of
+    replaced mons, never given again (their stores may still be on their nodes); ``avoid``: nodes that
+    lost a mon, chosen last."""
     kept = sorted(existing, key=lambda m: m.mon_id)[:count]
     placed = list(kept)
-    free_ids = [i for i in MON_IDS if i not in {m.mon_id for m in existing}]
+    free_ids = [i for i in MON_IDS if i not in {m.mon_id for m in existing} and i not in retired]
     while len(placed) < count:
         load = {n: sum(1 for m in placed if m.node == n) for n in nodes}
-        candidates = sorted((n for n in nodes if allow_multiple_per_node or load[n] == 0), key=lambda n: (load[n], n))
+        allowed = (n for n in nodes if allow_multiple_per_node or load[n] == 0)
+        candidates = sorted(allowed, key=lambda n: (n in avoid, load[n], n))
         if not candidates or not free_ids:
             have = len(nodes)
             return Placement(
@@ -136,9 +141,22 @@ def place_mons(
                 "(nodes with a DiskInventory, in the storage selection); add nodes or set mon.allowMultiplePerNode",
             )
         node = candidates[0]
-        slot = load[node]
+        taken = {m.port - MON_PORT for m in placed if m.node == node}
+        slot = next(i for i in range(len(placed) + 1) if i not in taken)  # the lowest port free on the node
         placed.append(MonPlace(free_ids.pop(0), node, nodes[node], MON_PORT + slot, MON_PORT_V1 + slot))
     return Placement(tuple(placed))
+
+
+def mons_to_replace(
+    mons: Sequence[MonPlace], quorum: Sequence[str], out_since: Mapping[str, float], now: float, failover: float
+) -> list[str]:
+    """The mon to replace now, if any: out of the quorum for ``failover`` seconds, in a cluster of at
+    least three whose quorum stands without it (one at a time: the next waits for the quorum to be whole)."""
+    if len(mons) < 3 or len(quorum) <= len(mons) // 2:
+        return []
+    out = [m.mon_id for m in sorted(mons, key=lambda m: m.mon_id) if m.mon_id not in quorum]
+    due = [i for i in out if i in out_since and now - out_since[i] >= failover]
+    return due[:1]
 
 
 def mon_host(mons: Sequence[MonPlace]) -> str:
@@ -199,12 +217,22 @@ class Owner:
         }
 
 
+def parse_retired(text: str | None) -> dict[str, str]:
+    return {str(k): str(v) for k, v in json.loads(text or "{}").items()}
+
+
 def parse_mons(text: str | None) -> tuple[MonPlace, ...]:
     return tuple(MonPlace.from_json(i, d) for i, d in sorted(json.loads(text or "{}").items()))
 
 
 def build_config_map(
-    owner: Owner, fsid: str, mons: Sequence[MonPlace], conf: str, initial: Sequence[MonPlace] = ()
+    owner: Owner,
+    fsid: str,
+    mons: Sequence[MonPlace],
+    conf: str,
+    *,
+    initial: Sequence[MonPlace] = (),
+    retired: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """``initial``: the mons of the first monmap (kept as they were: a mon made later starts from it and
     joins; the Deployments' environment must not change when the count does)."""
@@ -217,6 +245,9 @@ def build_config_map(
             "fsid": fsid,
             "mons.json": json.dumps({m.mon_id: m.to_json() for m in mons}, sort_keys=True),
             "initial-mons.json": json.dumps({m.mon_id: m.to_json() for m in initial or mons}, sort_keys=True),
+            # Mons removed (replaced, or the count lowered): their ids are never given again (a store of
+            # theirs may be left on the node), and their nodes are chosen last. id -> node.
+            "retired-mons.json": json.dumps(dict(retired or {}), sort_keys=True),
         },
     }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import time
 import uuid
@@ -193,13 +194,14 @@ def test_the_managed_cluster_comes_up_with_three_osds_and_says_so(lab: tuple[Lab
     assert plain not in json.dumps(get(config, "configmap", "-n", NS, f"{CLUSTER}-ceph-config"))
 
 
-def test_the_mon_count_goes_up_and_down(lab: tuple[LabConfig, LabState]) -> None:
+def test_mons_go_up_are_replaced_when_lost_and_go_down(lab: tuple[LabConfig, LabState]) -> None:
     """Three mons (allowMultiplePerNode: the lab has one real node): the new ones start from the first
-    monmap and join the quorum; back to one: they leave the monmap and stop."""
+    monmap and join the quorum. One is lost (its store broken on the host): after failoverSeconds it is
+    replaced by a mon with a fresh id. Back to one: the others leave the monmap and stop."""
     config, _ = lab
 
     def mons(count: int) -> None:
-        patch = {"spec": {"mon": {"count": count, "allowMultiplePerNode": count > 1}}}
+        patch = {"spec": {"mon": {"count": count, "allowMultiplePerNode": count > 1, "failoverSeconds": 30}}}
         kubectl(config, "patch", "cephcluster", "-n", NS, CLUSTER, "--type", "merge", "-p", json.dumps(patch))
 
     def mon_pods() -> list[dict[str, Any]]:
@@ -216,11 +218,22 @@ def test_the_mon_count_goes_up_and_down(lab: tuple[LabConfig, LabState]) -> None
     assert sorted(body["status"]["ceph"]["mons"]["quorum"]) == ["a", "b", "c"]
     assert len(mon_pods()) == 3
     assert all(ready(p) for p in mon_pods())
+    # Lose mon.c: its store replaced by something that is not one; its pod restarts into a refusal.
+    store = config.paths.node / "ceph" / f"{NS}-{CLUSTER}" / "mon-c"
+    shutil.rmtree(store)
+    store.mkdir()
+    (store / "not-a-mon-store").write_text("broken on purpose\n")
+    kubectl(config, "delete", "pod", "-n", NS, "-l", "storage.baremetal.io/daemon=mon,storage.baremetal.io/daemon-id=c")
+    eventually(lambda: events(config, CLUSTER, "MonOutOfQuorum"), timeout=60)
+    replaced = eventually(lambda: events(config, CLUSTER, "MonReplaced"), timeout=150)
+    assert replaced[0]["message"].startswith("mon.c on node-a was out of the quorum for 30 s")
+    body = eventually(lambda: quorum(3), timeout=120)
+    assert sorted(body["status"]["ceph"]["mons"]["quorum"]) == ["a", "b", "d"]  # c's id is never given again
     mons(1)
     eventually(lambda: quorum(1), timeout=120)
     eventually(lambda: len(mon_pods()) == 1, timeout=60)
     removed = sorted(e["message"].split(" ")[0] for e in events(config, CLUSTER, "MonRemoved"))
-    assert removed == ["mon.b", "mon.c"]
+    assert removed == ["mon.b", "mon.d"]
 
 
 def test_a_pool_on_it_stores_and_returns_an_object(lab: tuple[LabConfig, LabState]) -> None:

@@ -104,7 +104,7 @@ def test_cross_field_rules_sit_where_their_fields_are() -> None:
 
 def test_defaults_and_nullable_survive_generation() -> None:
     cluster = _schema(kind_named("CephCluster"))
-    assert _at(cluster, "spec.mon")["default"] == {"count": 3, "allowMultiplePerNode": False}
+    assert _at(cluster, "spec.mon")["default"] == {"count": 3, "allowMultiplePerNode": False, "failoverSeconds": 600}
     assert _at(cluster, "spec.external")["default"] == {"enable": False, "monHosts": []}
     assert _at(cluster, "spec.external.secretRef")["nullable"] is True
     assert "default" not in _at(cluster, "spec.external.secretRef")

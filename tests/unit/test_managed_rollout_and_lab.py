@@ -15,7 +15,15 @@ from storage_operator.controllers.rollout import available, image_of
 from storage_operator.lab.config import LabConfig
 from storage_operator.lab.containerd import CEPH_IMAGE
 from storage_operator.lab.operator import LAB_EXAMPLES, lab_examples
-from storage_operator.reconcile.managed import MonPlace, Owner, build_config_map, parse_mons
+from storage_operator.reconcile.managed import (
+    MonPlace,
+    Owner,
+    build_config_map,
+    mons_to_replace,
+    parse_mons,
+    parse_retired,
+    place_mons,
+)
 from storage_operator.reconcile.osds import LABEL_VALUE_MAX, cluster_label
 
 OWNER = Owner("managed", "storage-system", "uid-1")
@@ -126,3 +134,53 @@ def test_the_process_lab_keeps_the_managed_example_as_it_is() -> None:
 )
 def test_lab_managed_ceph_knob(env: dict[str, str], expected: bool) -> None:
     assert LabConfig.from_env(env, default_root=Path("/tmp/lab-unit")).managed_ceph is expected
+
+
+C = MonPlace("c", "node-a", "10.0.0.1", 3302, 6791)
+
+
+@pytest.mark.parametrize(
+    ("mons", "quorum", "since", "expected"),
+    [
+        ([A, B, C], ["a", "b"], {"c": 0.0}, ["c"]),  # out long enough, the quorum stands
+        ([A, B, C], ["a", "b"], {"c": 500.0}, []),  # not long enough yet
+        ([A, B, C], ["a", "b", "c"], {}, []),  # all in
+        ([A, B, C], ["a"], {"b": 0.0, "c": 0.0}, []),  # no quorum without them: never
+        ([A, B], ["a"], {"b": 0.0}, []),  # fewer than three: never
+    ],
+    ids=["due", "not-yet", "all-in", "no-quorum", "two-mons"],
+)
+def test_mons_to_replace(mons: list[MonPlace], quorum: list[str], since: dict[str, float], expected: list[str]) -> None:
+    assert mons_to_replace(mons, quorum, since, now=600.0, failover=600.0) == expected
+
+
+def test_only_one_mon_is_replaced_at_a_time() -> None:
+    d = MonPlace("d", "node-b", "10.0.0.2", 3301, 6790)
+    e = MonPlace("e", "node-c", "10.0.0.3")
+    assert mons_to_replace([A, B, C, d, e], ["a", "b", "e"], {"c": 0.0, "d": 0.0}, now=600.0, failover=600.0) == ["c"]
+
+
+def test_a_replacement_mon_gets_a_fresh_id_a_free_port_and_another_node_when_there_is_one() -> None:
+    nodes = {"node-a": "10.0.0.1", "node-b": "10.0.0.2"}
+    a0 = MonPlace("a", "node-a", "10.0.0.1", 3300, 6789)
+    b1 = MonPlace("b", "node-b", "10.0.0.2", 3300, 6789)
+    placed = place_mons(3, nodes, [a0, b1], allow_multiple_per_node=True, retired=["c"], avoid=["node-b"]).mons
+    (new,) = [m for m in placed if m.mon_id not in ("a", "b")]
+    assert new.mon_id == "d"  # c is retired: its store may still be on its node
+    assert new.node == "node-a"
+    assert (new.port, new.port_v1) == (3301, 6790)
+
+
+def test_a_port_left_free_by_a_removed_mon_is_taken_again() -> None:
+    nodes = {"node-a": "10.0.0.1"}
+    a0 = MonPlace("a", "node-a", "10.0.0.1", 3300, 6789)
+    c2 = MonPlace("c", "node-a", "10.0.0.1", 3302, 6791)
+    placed = place_mons(3, nodes, [a0, c2], allow_multiple_per_node=True, retired=["b"]).mons
+    (new,) = [m for m in placed if m.mon_id not in ("a", "c")]
+    assert (new.mon_id, new.port) == ("d", 3301)
+
+
+def test_retired_mons_are_kept_in_the_config_map() -> None:
+    body = build_config_map(OWNER, "f", [A], "conf", retired={"b": "node-b"})
+    assert parse_retired(body["data"]["retired-mons.json"]) == {"b": "node-b"}
+    assert parse_retired(None) == {}

@@ -82,6 +82,13 @@ class MonSpec(APIModel):
 
     count: int = Field(3, ge=1, le=9, description="Number of monitors: odd, 1..9.")
     allow_multiple_per_node: bool = Field(False, description="Allow two monitors on one node (labs only).")
+    failover_seconds: int = Field(
+        600,
+        ge=30,
+        le=86400,
+        description="A monitor out of the quorum this long is replaced by a new one (on another node when "
+        "there is one), with 3 or more monitors and the quorum standing without it.",
+    )
 
 
 class MgrModule(APIModel):

@@ -529,6 +529,31 @@ def test_a_new_image_rolls_through_the_daemons_one_at_a_time(lab: tuple[LabConfi
     )
 
 
+def test_a_device_leaving_the_selection_has_its_osd_removed_when_allowed(lab: tuple[LabConfig, LabState]) -> None:
+    """With removeOSDsOutOfSelection, a device the selection stops naming loses its OSD (safely: drained,
+    purged, wiped with the confirmation); named again, it becomes an OSD again."""
+    config, state = lab
+    disks = [Path(d).name for d in node_disks(state)]
+    leaving = disks[-1]
+    storage = {
+        "removeOSDsOutOfSelection": True,
+        "nodes": [{"name": NODE, "devices": [{"name": d} for d in disks[:-1]]}],
+    }
+    kubectl(config, "patch", "cephcluster", "-n", NS, CLUSTER, "--type", "merge", "-p",
+            json.dumps({"spec": {"storage": storage}}))  # fmt: skip
+    eventually(lambda: events(config, CLUSTER, "LeavesSelection"), timeout=60)
+    eventually(
+        lambda: all(Path(i["spec"]["device"]["path"]).name != leaving for i in osds(config).values()), timeout=180
+    )
+    admin = admin_of(config)
+    assert len(admin.json("osd", "ls")) == 2
+    assert signatures(f"/dev/{leaving}") == []  # wiped: the cluster's cleanupPolicy confirms it
+    storage["nodes"] = [{"name": NODE, "deviceFilter": "^loop[0-9]+$"}]
+    kubectl(config, "patch", "cephcluster", "-n", NS, CLUSTER, "--type", "merge", "-p",
+            json.dumps({"spec": {"storage": storage}}))  # fmt: skip
+    eventually(lambda: healthy(config, 3), timeout=120)
+
+
 def test_deleting_the_cluster_with_the_confirmation_wipes_its_disks(lab: tuple[LabConfig, LabState]) -> None:
     config, state = lab
     stores = config.paths.node / "ceph" / f"{NS}-{CLUSTER}"

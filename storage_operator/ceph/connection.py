@@ -11,6 +11,7 @@ import errno
 import hashlib
 import re
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from storage_operator.ceph.auth import CRYPTO_AES, SECRET_LEN
@@ -23,6 +24,8 @@ DEFAULT_OP_TIMEOUT = 15
 _ADDR = r"(?:(?:v1|v2|any):)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?(?:/\d+)?"
 MON_ADDRESS = re.compile(rf"^(?:\[{_ADDR}(?:,{_ADDR})*\]|{_ADDR})$")
 USER_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
+# Each HOST:PORT in a monitor address (without its protocol), to find one given twice.
+ADDRESS_IN_VECTOR = re.compile(r"(?:(?:v1|v2|any):)?((?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?)(?:/\d+)?")
 
 
 @dataclass(frozen=True)
@@ -61,12 +64,29 @@ def validate(spec: ConnectionSpec) -> None:
                 f"monitor address {host!r} is not an address Ceph understands "
                 "(IP:PORT, a host name, or [v2:IP:PORT,v1:IP:PORT])",
             )
+    twice = duplicate_addresses(spec.mon_hosts)
+    if twice:
+        # librados aborts the whole process (an assertion in MonMap::add) on a monmap with one address
+        # twice: refuse it here instead.
+        raise CephUnavailable("InvalidAddress", f"monitor address(es) {', '.join(twice)} given more than once")
     if not USER_ID.fullmatch(spec.user_id) or spec.user_id.startswith("client."):
         raise CephUnavailable("InvalidKey", f"user id {spec.user_id!r} must be a bare name such as 'admin'")
     if not is_cephx_key(spec.key):
         raise CephUnavailable(
             "InvalidKey", f"the key for {spec.entity} is not a cephx key (base64 as `ceph auth get-key` prints it)"
         )
+
+
+def duplicate_addresses(mon_hosts: Sequence[str]) -> list[str]:
+    """IP:PORT pairs that appear more than once across the monitors' addresses (any protocol)."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for host in mon_hosts:
+        for address in ADDRESS_IN_VECTOR.findall(host):
+            if address in seen and address not in twice:
+                twice.append(address)
+            seen.add(address)
+    return twice
 
 
 def is_cephx_key(key: str) -> bool:

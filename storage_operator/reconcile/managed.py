@@ -141,7 +141,8 @@ def place_mons(
                 "(nodes with a DiskInventory, in the storage selection); add nodes or set mon.allowMultiplePerNode",
             )
         node = candidates[0]
-        taken = {m.port - MON_PORT for m in placed if m.node == node}
+        # Ports are per address, and two nodes may share one (simulated nodes do): never give one twice.
+        taken = {m.port - MON_PORT for m in placed if m.ip == nodes[node]}
         slot = next(i for i in range(len(placed) + 1) if i not in taken)  # the lowest port free on the node
         placed.append(MonPlace(free_ids.pop(0), node, nodes[node], MON_PORT + slot, MON_PORT_V1 + slot))
     return Placement(tuple(placed))

@@ -75,6 +75,28 @@ def test_validate_refuses_bad_addresses_naming_them(host: str) -> None:
     assert repr(host) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("hosts", "twice"),
+    [
+        (("[v2:127.0.0.1:3300,v1:127.0.0.1:6789]", "[v2:127.0.0.1:3300,v1:127.0.0.1:6790]"), "127.0.0.1:3300"),
+        (("10.0.0.1:6789", "v1:10.0.0.1:6789"), "10.0.0.1:6789"),
+        (("[::1]:3300", "[v2:[::1]:3300]"), "[::1]:3300"),
+    ],
+    ids=["v2-twice", "protocol-prefix", "ipv6"],
+)
+def test_validate_refuses_an_address_given_twice(hosts: tuple[str, ...], twice: str) -> None:
+    """librados aborts the process on a monmap with one address twice: refused before it sees one."""
+    with pytest.raises(CephUnavailable) as info:
+        connection.validate(spec(mon_hosts=hosts))
+    assert info.value.reason == "InvalidAddress"
+    assert f"{twice} given more than once" in str(info.value)
+
+
+def test_distinct_ports_of_one_host_are_not_duplicates() -> None:
+    hosts = ("[v2:127.0.0.1:3300,v1:127.0.0.1:6789]", "[v2:127.0.0.1:3301,v1:127.0.0.1:6790]", "10.0.0.2:6789")
+    assert connection.duplicate_addresses(hosts) == []
+
+
 def test_validate_refuses_no_monitors() -> None:
     with pytest.raises(CephUnavailable) as info:
         connection.validate(spec(mon_hosts=()))

@@ -184,3 +184,10 @@ def test_retired_mons_are_kept_in_the_config_map() -> None:
     body = build_config_map(OWNER, "f", [A], "conf", retired={"b": "node-b"})
     assert parse_retired(body["data"]["retired-mons.json"]) == {"b": "node-b"}
     assert parse_retired(None) == {}
+
+
+def test_nodes_sharing_an_address_never_share_a_mon_port() -> None:
+    nodes = {"node-a": "127.0.0.1", "node-b": "127.0.0.1"}
+    placed = place_mons(3, nodes, [], allow_multiple_per_node=True).mons
+    assert len({(m.ip, m.port) for m in placed}) == 3
+    assert len({(m.ip, m.port_v1) for m in placed}) == 3

@@ -69,8 +69,10 @@ async def _reconcile_managed(
     meta = body["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
     events: list[Event] = []
-    daemons = await Daemons.load(rt, namespace, name)
+    daemons = Daemons({})
     try:
+        managed.check_namespace(rt, body)  # before anything is read there: elsewhere it may read nothing
+        daemons = await Daemons.load(rt, namespace, name)
         identity = await managed.ensure_identity(rt, body, spec, events, daemons)
     except StorageError as exc:
         # Cannot run (wrong namespace, no node for a mon): say why; the selection is still planned.

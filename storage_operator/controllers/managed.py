@@ -95,17 +95,22 @@ def owner_of(body: Body) -> Owner:
     return Owner(str(meta["name"]), str(meta["namespace"]), str(meta["uid"]))
 
 
+def check_namespace(rt: Runtime, body: Body) -> None:
+    namespace = str(body["metadata"]["namespace"])
+    if namespace != rt.config.namespace:
+        raise CephUnavailable(
+            "WrongNamespace",
+            f"a managed CephCluster lives in the operator's namespace {rt.config.namespace}, where its keys "
+            f"and daemons are kept; this one is in {namespace}",
+        )
+
+
 async def ensure_identity(
     rt: Runtime, body: Body, spec: CephClusterSpec, events: list[Event], daemons: Daemons
 ) -> Identity:
     """fsid and keys (made once), mon placement, ceph.conf, and the mon Deployments."""
     owner = owner_of(body)
-    if owner.namespace != rt.config.namespace:
-        raise CephUnavailable(
-            "WrongNamespace",
-            f"a managed CephCluster lives in the operator's namespace {rt.config.namespace}, where its keys "
-            f"and daemons are kept; this one is in {owner.namespace}",
-        )
+    check_namespace(rt, body)
     current = await rt.kube(workloads.read_config_map, rt.api, owner.namespace, config_map_name(owner.name))
     fsid = (current or {}).get("fsid") or str(uuid.uuid4())
     existing = parse_mons((current or {}).get("mons.json"))
@@ -230,6 +235,8 @@ async def tear_down(rt: Runtime, body: Body, spec: CephClusterSpec) -> None:
     only with the cleanup confirmation), then its mons and mgrs stopped, and with the confirmation
     their stores removed from the nodes. Raises (kopf comes back) until each step is done."""
     owner = owner_of(body)
+    if owner.namespace != rt.config.namespace:
+        return  # refused from the start (WrongNamespace): nothing of it was ever made
     confirmed = spec.cleanup_policy.confirmation == CLEANUP_CONFIRMATION
     mine = [
         item

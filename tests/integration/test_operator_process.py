@@ -82,6 +82,11 @@ CAN = [
     ("list", "storageclasses.storage.k8s.io"),
     ("patch", "nfsbackends.storage.baremetal.io/status"),
     ("get", "namespaces/kube-system"),
+    # A managed cluster: its mons' node addresses, and its keys, config and daemons in its own namespace.
+    ("get", "nodes"),
+    ("create", "secrets", "-n", "storage-system"),
+    ("patch", "deployments.apps", "-n", "storage-system"),
+    ("create", "pods", "-n", "storage-system"),
 ]
 CANNOT = [
     ("get", "secrets", "-n", "default"),
@@ -90,8 +95,10 @@ CANNOT = [
     ("delete", "cephblockpools.storage.baremetal.io", "-n", "default"),
     ("create", "cephclusters.storage.baremetal.io", "-n", "default"),
     ("update", "leases.coordination.k8s.io", "-n", "default"),
-    ("get", "nodes"),
-    ("create", "pods", "-n", "storage-system"),
+    ("delete", "nodes"),
+    ("create", "pods", "-n", "default"),
+    ("create", "deployments.apps", "-n", "default"),
+    ("create", "secrets", "-n", "default"),
     ("patch", "persistentvolumeclaims", "-n", "default"),  # nothing is written on a user's claim
     ("delete", "persistentvolumeclaims", "-n", "default"),
     ("create", "storageclasses.storage.k8s.io"),

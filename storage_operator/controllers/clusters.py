@@ -83,24 +83,18 @@ async def _reconcile_managed(
         await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
         return Outcome(ok=False, recheck=float(spec.refresh_interval_seconds), error=exc)
     session = rt.sessions.get(f"{namespace}/{name}", managed.connection_of(identity, rt))
+    answered_before = previous is not None and previous.ceph is not None and bool(previous.ceph.fsid)
+    if not answered_before and not daemons.all_available("mon", [m.mon_id for m in identity.mons]):
+        # A new cluster whose mon pods are not Ready yet (Ready: in the quorum) cannot answer: say so now
+        # rather than after a connection attempt's timeout.
+        return await _unanswered(rt, body, spec, previous, identity, events, None)
     try:
         observed = await observe_cluster(session)
     except StorageError as exc:
         # A fresh session next time: a session that failed answers "unreachable" for a while without
         # trying, and the mons of a cluster being made come up within seconds.
         await rt.sessions.drop(f"{namespace}/{name}")
-        selection, osd_events, phases = await sync_osds(rt, body, spec)
-        reason, message = failure_of(exc)
-        if previous is not None and previous.ceph is not None and previous.ceph.fsid:
-            # It answered before: its mons are down or lost their quorum now. That is a failure.
-            fold = fold_failure(spec, previous, Failure(reason, message), generation=generation, now=now)
-            fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
-        else:
-            mons = ", ".join(f"{m.mon_id} on {m.node}" for m in identity.mons)
-            waiting = f"waiting for the mons ({mons}) to form a quorum ({message})"
-            fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
-        await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
-        return Outcome(ok=True, recheck=BOOTSTRAP_RECHECK)
+        return await _unanswered(rt, body, spec, previous, identity, events, exc)
     daemons.session = session
     for deployment in managed.mon_deployments(managed.owner_of(body), spec, identity):
         await daemons.apply(rt, deployment)  # an image change of a mon rolls only once Ceph answers
@@ -123,6 +117,35 @@ async def _reconcile_managed(
     quorum = set(observed.status.quorum)
     settled = fold.status.phase == "Ready" and all(m.mon_id in quorum for m in identity.mons)
     return Outcome(ok=True, recheck=float(spec.refresh_interval_seconds) if settled else BOOTSTRAP_RECHECK)
+
+
+async def _unanswered(  # noqa: PLR0917 (the pass's state, handed over as it is)
+    rt: Runtime,
+    body: Body,
+    spec: CephClusterSpec,
+    previous: CephClusterStatus | None,
+    identity: managed.Identity,
+    events: list[Event],
+    error: StorageError | None,
+) -> Outcome:
+    """A managed cluster whose mons do not answer: still coming up (Progressing), or, when it answered
+    before, down (Failure). The CephOSDs are planned either way."""
+    generation, now = body["metadata"].get("generation"), datetime.now(UTC)
+    selection, osd_events, phases = await sync_osds(rt, body, spec)
+    mons = ", ".join(f"{m.mon_id} on {m.node}" for m in identity.mons)
+    if error is None:
+        waiting = f"waiting for the mons ({mons}) to start and form a quorum"
+        fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
+    elif previous is not None and previous.ceph is not None and previous.ceph.fsid:
+        # It answered before: its mons are down or lost their quorum now. That is a failure.
+        reason, message = failure_of(error)
+        fold = fold_failure(spec, previous, Failure(reason, message), generation=generation, now=now)
+        fold = fold_managed_progress(fold, selection, phases, now=now, generation=generation)
+    else:
+        waiting = f"waiting for the mons ({mons}) to form a quorum ({failure_of(error)[1]})"
+        fold = fold_bootstrapping(spec, previous, waiting, generation=generation, now=now, selection=selection)
+    await rt.write_status(KIND, body, previous, fold.status, events + fold.events + osd_events)
+    return Outcome(ok=True, recheck=BOOTSTRAP_RECHECK)
 
 
 def _export(rt: Runtime, namespace: str, name: str, observed: ClusterObservation) -> None:

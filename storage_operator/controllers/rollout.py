@@ -60,6 +60,15 @@ class Daemons:
         # One being deleted (its pods still stopping) is on its way out: not the cluster's any more.
         return cls({str(d["metadata"]["name"]): d for d in found if not d["metadata"].get("deletionTimestamp")})
 
+    def all_available(self, daemon: str, ids: list[str]) -> bool:
+        """Whether a Deployment of each of these daemons exists and is available (as loaded this pass)."""
+        by_id = {
+            str((d["metadata"].get("labels") or {}).get(DAEMON_ID_LABEL)): d
+            for d in self.existing.values()
+            if (d["metadata"].get("labels") or {}).get(DAEMON_LABEL) == daemon
+        }
+        return all(i in by_id and available(by_id[i]) for i in ids)
+
     async def apply(self, rt: Runtime, deployment: Body) -> None:
         name = str(deployment["metadata"]["name"])
         current = self.existing.get(name)

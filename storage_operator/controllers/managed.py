@@ -140,7 +140,8 @@ async def ensure_identity(
     )
     if made:
         events.append(Event.normal("Bootstrapped", f"new cluster fsid {fsid}: mon and admin keys made into Secrets"))
-    nodes = await _mon_nodes(rt, spec, owner.name)
+    # Nodes (every inventory and every Node listed) only when a mon is to be added: placed mons never move.
+    nodes = await _mon_nodes(rt, spec, owner.name) if len(existing) < spec.mon.count else {}
     placement = place_mons(
         spec.mon.count,
         nodes,

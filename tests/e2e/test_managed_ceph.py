@@ -9,6 +9,7 @@ brings it up: LAB_MANAGED_CEPH on). The tests run in order and build on each oth
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -82,8 +83,6 @@ def admin_of(config: LabConfig, cluster: str = CLUSTER) -> Admin:
     where.mkdir(parents=True, exist_ok=True)
     conf = get(config, "configmap", "-n", NS, f"{cluster}-ceph-config")["data"]["ceph.conf"]
     secret = get(config, "secret", "-n", NS, f"{cluster}-ceph-admin")["data"]
-    import base64  # noqa: PLC0415
-
     key = base64.b64decode(secret["userKey"]).decode()
     (where / "ceph.conf").write_text(conf)
     keyring = where / "keyring"
@@ -187,8 +186,6 @@ def test_the_managed_cluster_comes_up_with_three_osds_and_says_so(lab: tuple[Lab
     # The keys are Secrets; nothing of them is in the status or the ConfigMap everyone may read.
     secret = get(config, "secret", "-n", NS, f"{CLUSTER}-ceph-admin")
     key = secret["data"]["userKey"]
-    import base64  # noqa: PLC0415
-
     plain = base64.b64decode(key).decode()
     assert plain not in json.dumps(body)
     assert plain not in json.dumps(get(config, "configmap", "-n", NS, f"{CLUSTER}-ceph-config"))
